@@ -1,0 +1,62 @@
+#include "activation.h"
+
+#include <cmath>
+
+#include "common/parallel.h"
+
+namespace pk::cpu {
+
+namespace {
+constexpr int64_t kGrain = 1 << 15;
+
+template <class F>
+void elementwise(int64_t n, F&& f) {
+  parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) f(i);
+  });
+}
+}  // namespace
+
+template <class T>
+void sigmoid(const T* x, T* y, int64_t n) {
+  elementwise(n, [&](int64_t i) { y[i] = sigmoid_scalar(x[i]); });
+}
+
+template <class T>
+void sigmoid_backward(const T* y, const T* dy, T* dx, int64_t n) {
+  elementwise(n, [&](int64_t i) { dx[i] = dy[i] * y[i] * (T(1) - y[i]); });
+}
+
+template <class T>
+void tanh(const T* x, T* y, int64_t n) {
+  elementwise(n, [&](int64_t i) { y[i] = std::tanh(x[i]); });
+}
+
+template <class T>
+void tanh_backward(const T* y, const T* dy, T* dx, int64_t n) {
+  elementwise(n, [&](int64_t i) { dx[i] = dy[i] * (T(1) - y[i] * y[i]); });
+}
+
+template <class T>
+void relu(const T* x, T* y, int64_t n) {
+  // NOTE: NaN must propagate (as torch.relu does), so no max(x, 0): NaN > 0 is false.
+  elementwise(n, [&](int64_t i) { y[i] = (x[i] > T(0) || x[i] != x[i]) ? x[i] : T(0); });
+}
+
+template <class T>
+void relu_backward(const T* x, const T* dy, T* dx, int64_t n) {
+  elementwise(n, [&](int64_t i) { dx[i] = x[i] > T(0) ? dy[i] : T(0); });
+}
+
+#define PK_INSTANTIATE(T)                                                 \
+  template void sigmoid<T>(const T*, T*, int64_t);                        \
+  template void sigmoid_backward<T>(const T*, const T*, T*, int64_t);     \
+  template void tanh<T>(const T*, T*, int64_t);                           \
+  template void tanh_backward<T>(const T*, const T*, T*, int64_t);        \
+  template void relu<T>(const T*, T*, int64_t);                           \
+  template void relu_backward<T>(const T*, const T*, T*, int64_t);
+PK_INSTANTIATE(float)
+PK_INSTANTIATE(double)
+#undef PK_INSTANTIATE
+
+}  // namespace pk::cpu

@@ -1,0 +1,62 @@
+// Binding-side helpers: dtype dispatch, raw pointers, output allocation.
+// The Python layer (pykernels/ops) validates every argument and hands over C-contiguous float32 or
+// float64 arrays of one dtype; these helpers check that cheaply once more so that a caller going
+// around the Python layer gets an exception, never a crash.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pk::bind {
+
+namespace py = pybind11;
+
+enum class DType { kF32, kF64 };
+
+inline DType float_dtype(const py::array& a, const char* op, const char* name) {
+  if (!(a.flags() & py::array::c_style)) {
+    throw py::value_error(std::string(op) + ": argument '" + name + "' must be C-contiguous");
+  }
+  if (a.dtype().is(py::dtype::of<float>())) return DType::kF32;
+  if (a.dtype().is(py::dtype::of<double>())) return DType::kF64;
+  throw py::type_error(std::string(op) + ": argument '" + name + "' must be float32 or float64, got " +
+                       std::string(py::str(a.dtype())));
+}
+
+// All arrays must share `dt`.
+inline void same_dtype(DType dt, const py::array& a, const char* op, const char* name) {
+  if (float_dtype(a, op, name) != dt) {
+    throw py::type_error(std::string(op) + ": argument '" + name + "' has a different float dtype");
+  }
+}
+
+inline void expect_int64(const py::array& a, const char* op, const char* name) {
+  if (!(a.flags() & py::array::c_style) || !a.dtype().is(py::dtype::of<int64_t>())) {
+    throw py::type_error(std::string(op) + ": argument '" + name + "' must be a C-contiguous int64 array");
+  }
+}
+
+template <class T>
+const T* cdata(const py::array& a) { return static_cast<const T*>(a.data()); }
+
+template <class T>
+T* mdata(py::array& a) { return static_cast<T*>(a.mutable_data()); }
+
+template <class T>
+py::array_t<T> empty(const std::vector<py::ssize_t>& shape) { return py::array_t<T>(shape); }
+
+inline std::vector<py::ssize_t> shape_of(const py::array& a) {
+  return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim());
+}
+
+// Calls f(T{}) with T = float or double.
+template <class F>
+decltype(auto) dispatch(DType dt, F&& f) {
+  if (dt == DType::kF32) return f(float{});
+  return f(double{});
+}
+
+}  // namespace pk::bind

@@ -1,0 +1,7 @@
+#include "bind/bind.h"
+
+namespace pk::bind {
+
+void bind_rnn(pybind11::module_& /*m*/) {}
+
+}  // namespace pk::bind

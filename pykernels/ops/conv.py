@@ -1,0 +1,3 @@
+"""conv: dispatch and validation."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""pool: dispatch and validation."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""rbm: dispatch and validation."""
+
+__all__ = []

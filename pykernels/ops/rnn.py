@@ -1,0 +1,3 @@
+"""rnn: dispatch and validation."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""conv reference (see issue)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""pool reference (see issue)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""rbm reference (see issue)."""
+
+__all__ = []

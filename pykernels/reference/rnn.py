@@ -1,0 +1,3 @@
+"""rnn reference (see issue)."""
+
+__all__ = []
