@@ -72,7 +72,7 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
 
 def _to_nchw(rows, n, oh, ow):
     """(N*OH*OW, K) rows in (n, i, j) order → (N, K, OH, OW)."""
-    return np.ascontiguousarray(rows.reshape(n, oh, ow, -1).transpose(0, 3, 1, 2))
+    return np.ascontiguousarray(rows.reshape(n, oh, ow, rows.shape[1]).transpose(0, 3, 1, 2))
 
 
 def _from_nchw(y):
