@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include "common/parallel.h"
 
@@ -22,9 +24,83 @@ inline void window_span(int64_t i, int64_t s, int64_t pad, int64_t k, int64_t si
 
 }  // namespace
 
+// Window maximum of output (i, j) by the scalar rule, for the columns next to the padding.
+// Strict '>' keeps the first maximum; a NaN always takes over, so the last NaN wins (torch's CPU
+// rule).  Padding (-inf) is never looked at: the scan starts at -inf on the first input element.
+template <class T>
+inline void max_window(const T* xp, const Window& g, int64_t h0, int64_t h1, int64_t j, T* y, int64_t* index) {
+  int64_t w0, w1;
+  window_span(j, g.sw, g.pw, g.kw, g.w, &w0, &w1);
+  T best = -std::numeric_limits<T>::infinity();
+  int64_t arg = h0 * g.w + w0;
+  for (int64_t hh = h0; hh < h1; ++hh) {
+    for (int64_t ww = w0; ww < w1; ++ww) {
+      const T v = xp[hh * g.w + ww];
+      const bool take = (v > best) | (v != v);
+      best = take ? v : best;
+      arg = take ? hh * g.w + ww : arg;
+    }
+  }
+  *y = best;
+  *index = arg;
+}
+
+// The same rule for the columns [j0, j1) whose windows lie inside the input columns, one window
+// element at a time across the whole row, so that the j loop vectorises.  Positions are kept in an
+// integer as wide as T (lanes line up with the values) and widened to int64 at the end.
+template <class T, class I>
+void max_row_inside(const T* xp, const Window& g, int64_t h0, int64_t h1, int64_t j0, int64_t j1, T* best, I* arg) {
+  const int64_t sw = g.sw;
+  for (int64_t j = j0; j < j1; ++j) {
+    const int64_t pos = h0 * g.w + j * sw - g.pw;
+    best[j] = xp[pos];
+    arg[j] = static_cast<I>(pos);
+  }
+  for (int64_t hh = h0; hh < h1; ++hh) {
+    for (int64_t q = (hh == h0 ? 1 : 0); q < g.kw; ++q) {
+      const int64_t base = hh * g.w + q - g.pw;
+      const T* src = xp + base + j0 * sw;
+      const I first = static_cast<I>(base + j0 * sw);
+      for (int64_t j = 0; j < j1 - j0; ++j) {
+        const T v = src[j * sw];
+        const bool take = (v > best[j0 + j]) | (v != v);
+        best[j0 + j] = take ? v : best[j0 + j];
+        arg[j0 + j] = take ? static_cast<I>(first + j * sw) : arg[j0 + j];
+      }
+    }
+  }
+}
+
+// 2x2 windows, stride 2, no padding (the usual CNN pooling): the four candidates of a window are
+// compared in registers in window order, so the j loop vectorises with no passes over scratch.
+template <class T, class I>
+void max_row_2x2(const T* r0, const T* r1, int64_t row0, int64_t w, int64_t ow, T* best_out, I* arg) {
+  for (int64_t j = 0; j < ow; ++j) {
+    const I p00 = static_cast<I>(row0 + 2 * j);
+    T best = r0[2 * j];
+    I pos = p00;
+    const T cand[3] = {r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]};
+    const I cand_pos[3] = {static_cast<I>(p00 + 1), static_cast<I>(p00 + w), static_cast<I>(p00 + w + 1)};
+    for (int k = 0; k < 3; ++k) {
+      const bool take = (cand[k] > best) | (cand[k] != cand[k]);
+      best = take ? cand[k] : best;
+      pos = take ? cand_pos[k] : pos;
+    }
+    best_out[j] = best;
+    arg[j] = pos;
+  }
+}
+
 template <class T>
 void max_pool2d(const T* x, T* y, int64_t* indices, const Window& g) {
+  using I = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  // Columns whose window lies inside the input: j*sw - pw >= 0 and j*sw - pw + kw <= w.
+  const int64_t j0 = std::min(g.ow, (g.pw + g.sw - 1) / g.sw);
+  const int64_t j1 = std::max(j0, std::min(g.ow, (g.w - g.kw + g.pw) / g.sw + 1));
+  const bool fits = g.plane() <= std::numeric_limits<I>::max();
+  const bool two_by_two = fits && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
   parallel_for(g.n * g.c, plane_grain(g.out_plane() * g.kh * g.kw), [&](int64_t t0, int64_t t1) {
+    std::vector<I> arg(static_cast<size_t>(g.ow));
     for (int64_t t = t0; t < t1; ++t) {
       const T* xp = x + t * g.plane();
       T* yp = y + t * g.out_plane();
@@ -32,25 +108,20 @@ void max_pool2d(const T* x, T* y, int64_t* indices, const Window& g) {
       for (int64_t i = 0; i < g.oh; ++i) {
         int64_t h0, h1;
         window_span(i, g.sh, g.ph, g.kh, g.h, &h0, &h1);
-        for (int64_t j = 0; j < g.ow; ++j) {
-          int64_t w0, w1;
-          window_span(j, g.sw, g.pw, g.kw, g.w, &w0, &w1);
-          // Strict '>' keeps the first maximum; a NaN always takes over, so the last NaN wins
-          // (torch's CPU rule).  The padding (-inf) is never looked at.
-          T best = -std::numeric_limits<T>::infinity();
-          int64_t arg = h0 * g.w + w0;
-          for (int64_t hh = h0; hh < h1; ++hh) {
-            for (int64_t ww = w0; ww < w1; ++ww) {
-              const T v = xp[hh * g.w + ww];
-              if (v > best || v != v) {
-                best = v;
-                arg = hh * g.w + ww;
-              }
-            }
-          }
-          yp[i * g.ow + j] = best;
-          ip[i * g.ow + j] = arg;
+        T* yrow = yp + i * g.ow;
+        int64_t* irow = ip + i * g.ow;
+        if (two_by_two) {
+          max_row_2x2(xp + 2 * i * g.w, xp + (2 * i + 1) * g.w, 2 * i * g.w, g.w, g.ow, yrow, arg.data());
+          for (int64_t j = 0; j < g.ow; ++j) irow[j] = arg[j];
+          continue;
         }
+        const int64_t inside_end = fits ? j1 : j0;
+        for (int64_t j = 0; j < j0; ++j) max_window(xp, g, h0, h1, j, yrow + j, irow + j);
+        if (inside_end > j0) {
+          max_row_inside(xp, g, h0, h1, j0, inside_end, yrow, arg.data());
+          for (int64_t j = j0; j < inside_end; ++j) irow[j] = arg[j];
+        }
+        for (int64_t j = inside_end; j < g.ow; ++j) max_window(xp, g, h0, h1, j, yrow + j, irow + j);
       }
     }
   });
