@@ -15,6 +15,14 @@ bool patches_are_input(const Window& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
 }
 
+// Images whose patch matrices sit side by side in one GEMM: small outputs (OH*OW of 16 or 64)
+// alone would make GEMMs too thin to run fast, so each takes at least kGemmColumns columns.
+constexpr int64_t kGemmColumns = 512;
+int64_t images_per_gemm(const Window& g) {
+  const int64_t pix = std::max<int64_t>(1, g.out_plane());
+  return (kGemmColumns + pix - 1) / pix;
+}
+
 // Uninitialised scratch memory (every use writes before it reads).
 template <class T>
 std::unique_ptr<T[]> scratch(int64_t size) {
@@ -39,19 +47,38 @@ double plane_sum(const T* v, int64_t n) {
 template <class T>
 void conv2d(const T* x, const T* w, const T* b, T* y, const Window& g, int64_t c_out) {
   const int64_t patch = g.patch(), pix = g.out_plane();
-  const bool direct = patches_are_input(g);
+  const int64_t group = images_per_gemm(g);
+  const bool direct = group == 1 && patches_are_input(g);
   // Split by image; gemm, called inside the parallel region, then runs on the calling thread.
   parallel_for(g.n, 1, [&](int64_t n0, int64_t n1) {
-    auto col = scratch<T>(direct ? 0 : patch * pix);  // this thread's workspace for all its images
-    for (int64_t n = n0; n < n1; ++n) {
-      const T* xn = x + n * g.c * g.plane();
-      if (!direct) im2col_image(xn, col.get(), g, pix, 1, 0, g.c);
-      T* yn = y + n * c_out * pix;
-      if (b != nullptr) {
-        for (int64_t o = 0; o < c_out; ++o) std::fill(yn + o * pix, yn + (o + 1) * pix, b[o]);
+    // This thread's workspaces, reused for all its images.
+    const int64_t cap = std::min(group, n1 - n0);
+    auto col = scratch<T>(direct ? 0 : patch * cap * pix);
+    auto out = scratch<T>(cap > 1 ? c_out * cap * pix : 0);
+    for (int64_t n = n0; n < n1; n += cap) {
+      const int64_t images = std::min(cap, n1 - n), cols = images * pix;
+      for (int64_t k = 0; k < images && !direct; ++k) {
+        im2col_image(x + (n + k) * g.c * g.plane(), col.get() + k * pix, g, cols, 1, 0, g.c);
       }
-      gemm<T>(false, false, c_out, pix, patch, T(1), w, patch, direct ? xn : col.get(), pix,
-              b != nullptr ? T(1) : T(0), yn, pix);
+      const T* patches = direct ? x + n * g.c * g.plane() : col.get();
+      if (images == 1) {
+        T* yn = y + n * c_out * pix;
+        if (b != nullptr) {
+          for (int64_t o = 0; o < c_out; ++o) std::fill(yn + o * pix, yn + (o + 1) * pix, b[o]);
+        }
+        gemm<T>(false, false, c_out, pix, patch, T(1), w, patch, patches, pix, b != nullptr ? T(1) : T(0), yn, pix);
+        continue;
+      }
+      // (C_out, images*pix) -> images x (C_out, pix), adding the bias on the way.
+      gemm<T>(false, false, c_out, cols, patch, T(1), w, patch, patches, cols, T(0), out.get(), cols);
+      for (int64_t k = 0; k < images; ++k) {
+        for (int64_t o = 0; o < c_out; ++o) {
+          const T* src = out.get() + o * cols + k * pix;
+          T* dst = y + ((n + k) * c_out + o) * pix;
+          const T bias = b != nullptr ? b[o] : T(0);
+          for (int64_t q = 0; q < pix; ++q) dst[q] = src[q] + bias;
+        }
+      }
     }
   });
 }
@@ -59,7 +86,8 @@ void conv2d(const T* x, const T* w, const T* b, T* y, const Window& g, int64_t c
 template <class T>
 void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, const Window& g, int64_t c_out) {
   const int64_t patch = g.patch(), pix = g.out_plane(), wsize = c_out * patch;
-  const bool direct = patches_are_input(g);
+  const int64_t group = images_per_gemm(g);
+  const bool direct = group == 1 && patches_are_input(g);
 
   // db: one output channel per task, images and pixels in a fixed order.
   parallel_for(c_out, 8, [&](int64_t o0, int64_t o1) {
@@ -80,26 +108,39 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
   const int64_t parts = std::min<int64_t>(g.n, max_threads());
   auto partial = scratch<T>((parts - 1) * wsize);
   parallel_for(parts, 1, [&](int64_t k0, int64_t k1) {
-    auto col = scratch<T>(direct ? 0 : patch * pix);
-    auto dcol = scratch<T>(direct ? 0 : patch * pix);
+    const int64_t cap = std::min(group, (g.n + parts - 1) / parts);
+    auto col = scratch<T>(direct ? 0 : patch * cap * pix);
+    auto dcol = scratch<T>(direct ? 0 : patch * cap * pix);
+    auto dys = scratch<T>(cap > 1 ? c_out * cap * pix : 0);
     for (int64_t k = k0; k < k1; ++k) {
       T* dwk = k == 0 ? dw : partial.get() + (k - 1) * wsize;
       const int64_t first = g.n * k / parts, last = g.n * (k + 1) / parts;
-      for (int64_t n = first; n < last; ++n) {
-        const T* xn = x + n * g.c * g.plane();
-        const T* dyn = dy + n * c_out * pix;
+      for (int64_t n = first; n < last; n += cap) {
+        const int64_t images = std::min(cap, last - n), cols = images * pix;
         T* dxn = dx + n * g.c * g.plane();
-        if (!direct) im2col_image(xn, col.get(), g, pix, 1, 0, g.c);
-        // dw += dy_n (C_out, pix) @ patches_n^T (pix, patch)
-        gemm<T>(false, true, c_out, patch, pix, T(1), dyn, pix, direct ? xn : col.get(), pix,
-                n == first ? T(0) : T(1), dwk, patch);
-        // dpatches_n = w^T (patch, C_out) @ dy_n (C_out, pix), then summed back into dx_n
+        const T* d_out = dy + n * c_out * pix;  // (C_out, cols) for one image
+        if (images > 1) {
+          for (int64_t i = 0; i < images; ++i)
+            for (int64_t o = 0; o < c_out; ++o)
+              std::copy(d_out + (i * c_out + o) * pix, d_out + (i * c_out + o + 1) * pix, dys.get() + o * cols + i * pix);
+          d_out = dys.get();
+        }
+        for (int64_t i = 0; i < images && !direct; ++i) {
+          im2col_image(x + (n + i) * g.c * g.plane(), col.get() + i * pix, g, cols, 1, 0, g.c);
+        }
+        const T* patches = direct ? x + n * g.c * g.plane() : col.get();
+        // dw += dy (C_out, cols) @ patches^T (cols, patch)
+        gemm<T>(false, true, c_out, patch, cols, T(1), d_out, cols, patches, cols, n == first ? T(0) : T(1), dwk,
+                patch);
+        // dpatches = w^T (patch, C_out) @ dy (C_out, cols), then summed back into dx
         if (direct) {
-          gemm<T>(true, false, patch, pix, c_out, T(1), w, patch, dyn, pix, T(0), dxn, pix);
-        } else {
-          gemm<T>(true, false, patch, pix, c_out, T(1), w, patch, dyn, pix, T(0), dcol.get(), pix);
-          std::fill(dxn, dxn + g.c * g.plane(), T(0));
-          col2im_image(dcol.get(), dxn, g, pix, 1, 0, g.c);
+          gemm<T>(true, false, patch, pix, c_out, T(1), w, patch, d_out, pix, T(0), dxn, pix);
+          continue;
+        }
+        gemm<T>(true, false, patch, cols, c_out, T(1), w, patch, d_out, cols, T(0), dcol.get(), cols);
+        std::fill(dxn, dxn + images * g.c * g.plane(), T(0));
+        for (int64_t i = 0; i < images; ++i) {
+          col2im_image(dcol.get() + i * pix, dxn + i * g.c * g.plane(), g, cols, 1, 0, g.c);
         }
       }
     }
