@@ -22,6 +22,13 @@ inline void window_span(int64_t i, int64_t s, int64_t pad, int64_t k, int64_t si
   *hi = std::min(start + k, size);
 }
 
+// Output columns [*j0, *j1) whose window lies inside the input columns (j*sw - pw >= 0 and
+// j*sw - pw + kw <= w); only the columns outside need the clipped scalar loops.
+inline void inside_columns(const Window& g, int64_t* j0, int64_t* j1) {
+  *j0 = std::min(g.ow, (g.pw + g.sw - 1) / g.sw);
+  *j1 = std::max(*j0, std::min(g.ow, (g.w - g.kw + g.pw) / g.sw + 1));
+}
+
 }  // namespace
 
 // Window maximum of output (i, j) by the scalar rule, for the columns next to the padding.
@@ -94,9 +101,8 @@ void max_row_2x2(const T* r0, const T* r1, int64_t row0, int64_t w, int64_t ow, 
 template <class T>
 void max_pool2d(const T* x, T* y, int64_t* indices, const Window& g) {
   using I = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
-  // Columns whose window lies inside the input: j*sw - pw >= 0 and j*sw - pw + kw <= w.
-  const int64_t j0 = std::min(g.ow, (g.pw + g.sw - 1) / g.sw);
-  const int64_t j1 = std::max(j0, std::min(g.ow, (g.w - g.kw + g.pw) / g.sw + 1));
+  int64_t j0, j1;
+  inside_columns(g, &j0, &j1);
   const bool fits = g.plane() <= std::numeric_limits<I>::max();
   const bool two_by_two = fits && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
   parallel_for(g.n * g.c, plane_grain(g.out_plane() * g.kh * g.kw), [&](int64_t t0, int64_t t1) {
@@ -153,24 +159,39 @@ bool max_pool2d_backward(const T* dy, const int64_t* indices, T* dx, int64_t pla
   return bad == 0;
 }
 
+// Average pooling works row by row like max pooling: clipped scalar windows at the edges, and for
+// the inside columns one pass per window element across the row (vectorisable), in the same
+// (row, column) order as the scalar loop.
 template <class T>
 void avg_pool2d(const T* x, T* y, const Window& g) {
   const T size = static_cast<T>(g.kh * g.kw);
+  int64_t j0, j1;
+  inside_columns(g, &j0, &j1);
   parallel_for(g.n * g.c, plane_grain(g.out_plane() * g.kh * g.kw), [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const T* xp = x + t * g.plane();
-      T* yp = y + t * g.out_plane();
       for (int64_t i = 0; i < g.oh; ++i) {
         int64_t h0, h1;
         window_span(i, g.sh, g.ph, g.kh, g.h, &h0, &h1);
-        for (int64_t j = 0; j < g.ow; ++j) {
+        T* yrow = y + t * g.out_plane() + i * g.ow;
+        auto window_sum = [&](int64_t j) {
           int64_t w0, w1;
           window_span(j, g.sw, g.pw, g.kw, g.w, &w0, &w1);
           T s = T(0);
           for (int64_t hh = h0; hh < h1; ++hh)
             for (int64_t ww = w0; ww < w1; ++ww) s += xp[hh * g.w + ww];
-          yp[i * g.ow + j] = s / size;
+          yrow[j] = s / size;
+        };
+        for (int64_t j = 0; j < j0; ++j) window_sum(j);
+        std::fill(yrow + j0, yrow + j1, T(0));
+        for (int64_t hh = h0; hh < h1 && j0 < j1; ++hh) {
+          for (int64_t q = 0; q < g.kw; ++q) {
+            const T* src = xp + hh * g.w + (j0 * g.sw - g.pw + q);
+            for (int64_t j = 0; j < j1 - j0; ++j) yrow[j0 + j] += src[j * g.sw];
+          }
         }
+        for (int64_t j = j0; j < j1; ++j) yrow[j] /= size;
+        for (int64_t j = j1; j < g.ow; ++j) window_sum(j);
       }
     }
   });
@@ -179,21 +200,34 @@ void avg_pool2d(const T* x, T* y, const Window& g) {
 template <class T>
 void avg_pool2d_backward(const T* dy, T* dx, const Window& g) {
   const T size = static_cast<T>(g.kh * g.kw);
+  int64_t j0, j1;
+  inside_columns(g, &j0, &j1);
   parallel_for(g.n * g.c, plane_grain(g.out_plane() * g.kh * g.kw), [&](int64_t t0, int64_t t1) {
+    std::vector<T> share(static_cast<size_t>(g.ow));
     for (int64_t t = t0; t < t1; ++t) {
       T* dxp = dx + t * g.plane();
-      const T* dyp = dy + t * g.out_plane();
       std::fill(dxp, dxp + g.plane(), T(0));
       for (int64_t i = 0; i < g.oh; ++i) {
         int64_t h0, h1;
         window_span(i, g.sh, g.ph, g.kh, g.h, &h0, &h1);
-        for (int64_t j = 0; j < g.ow; ++j) {
+        const T* dyrow = dy + t * g.out_plane() + i * g.ow;
+        for (int64_t j = 0; j < g.ow; ++j) share[j] = dyrow[j] / size;
+        auto spread = [&](int64_t j) {
           int64_t w0, w1;
           window_span(j, g.sw, g.pw, g.kw, g.w, &w0, &w1);
-          const T share = dyp[i * g.ow + j] / size;
           for (int64_t hh = h0; hh < h1; ++hh)
-            for (int64_t ww = w0; ww < w1; ++ww) dxp[hh * g.w + ww] += share;
+            for (int64_t ww = w0; ww < w1; ++ww) dxp[hh * g.w + ww] += share[j];
+        };
+        for (int64_t j = 0; j < j0; ++j) spread(j);
+        // Within one pass the targets j*sw + q are distinct, so the j loop has no conflicts.
+        for (int64_t hh = h0; hh < h1 && j0 < j1; ++hh) {
+          for (int64_t q = 0; q < g.kw; ++q) {
+            T* dst = dxp + hh * g.w + (j0 * g.sw - g.pw + q);
+            const T* sh = share.data() + j0;
+            for (int64_t j = 0; j < j1 - j0; ++j) dst[j * g.sw] += sh[j];
+          }
         }
+        for (int64_t j = j1; j < g.ow; ++j) spread(j);
       }
     }
   });
