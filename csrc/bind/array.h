@@ -45,8 +45,17 @@ const T* cdata(const py::array& a) { return static_cast<const T*>(a.data()); }
 template <class T>
 T* mdata(py::array& a) { return static_cast<T*>(a.mutable_data()); }
 
+// NOTE: built with explicit C strides: py::array_t<T>(shape) turns an empty shape into (1,), not ().
 template <class T>
-py::array_t<T> empty(const std::vector<py::ssize_t>& shape) { return py::array_t<T>(shape); }
+py::array_t<T> empty(const std::vector<py::ssize_t>& shape) {
+  std::vector<py::ssize_t> strides(shape.size());
+  py::ssize_t stride = sizeof(T);
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  return py::array_t<T>(shape, strides);
+}
 
 inline std::vector<py::ssize_t> shape_of(const py::array& a) {
   return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim());
