@@ -57,8 +57,8 @@ def rnn_forward(x, h0, w_ih, w_hh, b):
 def rnn_backward(dhs, x, hs, h0, w_ih, w_hh, *, truncate=None):
     """``(dx, dh0, dw_ih, dw_hh, db)``: exact BPTT for ``truncate=None``, else truncated to
     ``truncate`` steps back from each injection (module docstring)."""
-    steps = x.shape[0]
-    n_hidden = hs.shape[2]
+    steps, n, n_in = x.shape
+    rows, n_hidden = steps * n, hs.shape[2]
     slope = 1 - hs * hs  # dtanh/da at every step
     if truncate is None or truncate >= steps - 1:
         g = np.empty_like(hs)
@@ -73,10 +73,10 @@ def rnn_backward(dhs, x, hs, h0, w_ih, w_hh, *, truncate=None):
             d = (d[1:] @ w_hh) * slope[: steps - depth]
             g[: steps - depth] += d
     h_prev = np.concatenate([h0[None], hs[:-1]], axis=0)
-    g2 = g.reshape(-1, n_hidden)
+    g2 = g.reshape(rows, n_hidden)
     dx = g @ w_ih
     dh0 = g[0] @ w_hh
-    dw_ih = g2.T @ x.reshape(-1, x.shape[2])
-    dw_hh = g2.T @ h_prev.reshape(-1, n_hidden)
+    dw_ih = g2.T @ x.reshape(rows, n_in)
+    dw_hh = g2.T @ h_prev.reshape(rows, n_hidden)
     db = g2.sum(axis=0)
     return dx, dh0, dw_ih, dw_hh, db
