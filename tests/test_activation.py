@@ -128,3 +128,26 @@ def test_output_is_new_array_and_input_untouched(backend, rng):
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(dy, dy0)
     assert not np.shares_memory(x, y)
+
+
+def _isas():
+    cpu = pytest.importorskip("pykernels._cpu", reason="C++ extension not built")
+    order = ["generic", "avx2", "avx512"]
+    return cpu, order[: order.index(cpu.detected_isa()) + 1]
+
+
+@pytest.mark.parametrize("op", FORWARD)
+def test_every_instruction_set_path(op, rng):
+    """The float32 loops are compiled per ISA; run each one this CPU supports."""
+    cpu, isas = _isas()
+    x = np.concatenate([random(rng, (1031,), np.float32, scale=6),
+                        np.array([-1e4, -90, -87.5, -20, -0.7, -0.6, 0, 0.6, 0.7, 20, 90, 1e4, np.nan], np.float32)])
+    want = getattr(pykernels.reference, op)(x.astype(np.float64))
+    before = cpu.get_isa()
+    try:
+        for isa in isas:
+            cpu.set_isa(isa)
+            got = getattr(pykernels, op)(x, backend="cpu")
+            np.testing.assert_allclose(got, want.astype(np.float32), rtol=3e-7, atol=1.2e-38, err_msg=isa)
+    finally:
+        cpu.set_isa(before)
