@@ -1,10 +1,25 @@
 #include "activation.h"
 
 #include <cmath>
+#include <type_traits>
 
+#include "common/cpu_features.h"
 #include "common/parallel.h"
 
+#define PK_ISA_NS generic
+#include "activation_kernels.inc"
+#undef PK_ISA_NS
+
 namespace pk::cpu {
+
+namespace avx2 {
+void sigmoid_f32(const float* x, float* y, int64_t n);
+void tanh_f32(const float* x, float* y, int64_t n);
+}  // namespace avx2
+namespace avx512 {
+void sigmoid_f32(const float* x, float* y, int64_t n);
+void tanh_f32(const float* x, float* y, int64_t n);
+}  // namespace avx512
 
 namespace {
 constexpr int64_t kGrain = 1 << 15;
@@ -17,9 +32,26 @@ void elementwise(int64_t n, F&& f) {
 }
 }  // namespace
 
+namespace {
+
+using VecFn = void (*)(const float*, float*, int64_t);
+
+// The float32 loop for the instruction set in use, split over threads.
+void run_f32(VecFn avx512_fn, VecFn avx2_fn, VecFn generic_fn, const float* x, float* y, int64_t n) {
+  const Isa isa = active_isa();
+  const VecFn fn = isa == Isa::kAvx512 ? avx512_fn : isa == Isa::kAvx2 ? avx2_fn : generic_fn;
+  parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { fn(x + i0, y + i0, i1 - i0); });
+}
+
+}  // namespace
+
 template <class T>
 void sigmoid(const T* x, T* y, int64_t n) {
-  elementwise(n, [&](int64_t i) { y[i] = sigmoid_scalar(x[i]); });
+  if constexpr (std::is_same_v<T, float>) {
+    run_f32(avx512::sigmoid_f32, avx2::sigmoid_f32, generic::sigmoid_f32, x, y, n);
+  } else {
+    elementwise(n, [&](int64_t i) { y[i] = sigmoid_scalar(x[i]); });
+  }
 }
 
 template <class T>
@@ -29,7 +61,11 @@ void sigmoid_backward(const T* y, const T* dy, T* dx, int64_t n) {
 
 template <class T>
 void tanh(const T* x, T* y, int64_t n) {
-  elementwise(n, [&](int64_t i) { y[i] = std::tanh(x[i]); });
+  if constexpr (std::is_same_v<T, float>) {
+    run_f32(avx512::tanh_f32, avx2::tanh_f32, generic::tanh_f32, x, y, n);
+  } else {
+    elementwise(n, [&](int64_t i) { y[i] = std::tanh(x[i]); });
+  }
 }
 
 template <class T>

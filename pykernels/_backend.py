@@ -30,7 +30,8 @@ class Backend:
         """Arrays as this backend's kernels want them (None passes through)."""
         if not self.contiguous:
             return arrays if len(arrays) != 1 else arrays[0]
-        out = tuple(None if a is None else np.ascontiguousarray(a) for a in arrays)
+        # NOTE: not np.ascontiguousarray, which turns a 0-d array into a 1-d one.
+        out = tuple(None if a is None else np.asarray(a, order="C") for a in arrays)
         return out if len(out) != 1 else out[0]
 
     def __repr__(self):

@@ -45,11 +45,29 @@ const T* cdata(const py::array& a) { return static_cast<const T*>(a.data()); }
 template <class T>
 T* mdata(py::array& a) { return static_cast<T*>(a.mutable_data()); }
 
+// NOTE: built with explicit C strides: py::array_t<T>(shape) turns an empty shape into (1,), not ().
 template <class T>
-py::array_t<T> empty(const std::vector<py::ssize_t>& shape) { return py::array_t<T>(shape); }
+py::array_t<T> empty(const std::vector<py::ssize_t>& shape) {
+  std::vector<py::ssize_t> strides(shape.size());
+  py::ssize_t stride = sizeof(T);
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  return py::array_t<T>(shape, strides);
+}
 
 inline std::vector<py::ssize_t> shape_of(const py::array& a) {
   return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim());
+}
+
+// `a` must have exactly `shape` (a ValueError naming the argument otherwise).
+inline void expect_shape(const py::array& a, const std::vector<py::ssize_t>& shape, const char* op, const char* name) {
+  if (shape_of(a) != shape) {
+    std::string want = "(";
+    for (size_t i = 0; i < shape.size(); ++i) want += (i ? ", " : "") + std::to_string(shape[i]);
+    throw py::value_error(std::string(op) + ": argument '" + name + "' must have shape " + want + ")");
+  }
 }
 
 // Calls f(T{}) with T = float or double.

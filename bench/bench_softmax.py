@@ -1,0 +1,3 @@
+from harness import bench_group
+
+test_softmax = bench_group("softmax")

@@ -1,0 +1,163 @@
+#include "conv.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "common/parallel.h"
+#include "gemm.h"
+
+namespace pk::cpu {
+
+namespace {
+
+// A 1x1 kernel with stride 1 and no padding: an image (C, H*W) is its own patch matrix.
+bool patches_are_input(const Window& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+}
+
+// Images whose patch matrices sit side by side in one GEMM: small outputs (OH*OW of 16 or 64)
+// alone would make GEMMs too thin to run fast, so each takes at least kGemmColumns columns.
+constexpr int64_t kGemmColumns = 512;
+int64_t images_per_gemm(const Window& g) {
+  const int64_t pix = std::max<int64_t>(1, g.out_plane());
+  return (kGemmColumns + pix - 1) / pix;
+}
+
+// Uninitialised scratch memory (every use writes before it reads).
+template <class T>
+std::unique_ptr<T[]> scratch(int64_t size) {
+  return std::unique_ptr<T[]>(new T[static_cast<size_t>(std::max<int64_t>(size, 1))]);
+}
+
+// Sum of n values with eight running partial sums (vectorisable), returned in double.
+template <class T>
+double plane_sum(const T* v, int64_t n) {
+  T acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += v[i + k];
+  double s = 0.0;
+  for (int k = 0; k < 8; ++k) s += static_cast<double>(acc[k]);
+  for (; i < n; ++i) s += static_cast<double>(v[i]);
+  return s;
+}
+
+}  // namespace
+
+template <class T>
+void conv2d(const T* x, const T* w, const T* b, T* y, const Window& g, int64_t c_out) {
+  const int64_t patch = g.patch(), pix = g.out_plane();
+  const int64_t group = images_per_gemm(g);
+  const bool direct = group == 1 && patches_are_input(g);
+  // Split by image; gemm, called inside the parallel region, then runs on the calling thread.
+  parallel_for(g.n, 1, [&](int64_t n0, int64_t n1) {
+    // This thread's workspaces, reused for all its images.
+    const int64_t cap = std::min(group, n1 - n0);
+    auto col = scratch<T>(direct ? 0 : patch * cap * pix);
+    auto out = scratch<T>(cap > 1 ? c_out * cap * pix : 0);
+    for (int64_t n = n0; n < n1; n += cap) {
+      const int64_t images = std::min(cap, n1 - n), cols = images * pix;
+      for (int64_t k = 0; k < images && !direct; ++k) {
+        im2col_image(x + (n + k) * g.c * g.plane(), col.get() + k * pix, g, cols, 1, 0, g.c);
+      }
+      const T* patches = direct ? x + n * g.c * g.plane() : col.get();
+      if (images == 1) {
+        T* yn = y + n * c_out * pix;
+        if (b != nullptr) {
+          for (int64_t o = 0; o < c_out; ++o) std::fill(yn + o * pix, yn + (o + 1) * pix, b[o]);
+        }
+        gemm<T>(false, false, c_out, pix, patch, T(1), w, patch, patches, pix, b != nullptr ? T(1) : T(0), yn, pix);
+        continue;
+      }
+      // (C_out, images*pix) -> images x (C_out, pix), adding the bias on the way.
+      gemm<T>(false, false, c_out, cols, patch, T(1), w, patch, patches, cols, T(0), out.get(), cols);
+      for (int64_t k = 0; k < images; ++k) {
+        for (int64_t o = 0; o < c_out; ++o) {
+          const T* src = out.get() + o * cols + k * pix;
+          T* dst = y + ((n + k) * c_out + o) * pix;
+          const T bias = b != nullptr ? b[o] : T(0);
+          for (int64_t q = 0; q < pix; ++q) dst[q] = src[q] + bias;
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, const Window& g, int64_t c_out) {
+  const int64_t patch = g.patch(), pix = g.out_plane(), wsize = c_out * patch;
+  const int64_t group = images_per_gemm(g);
+  const bool direct = group == 1 && patches_are_input(g);
+
+  // db: one output channel per task, images and pixels in a fixed order.
+  parallel_for(c_out, 8, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      double s = 0.0;
+      for (int64_t n = 0; n < g.n; ++n) s += plane_sum(dy + (n * c_out + o) * pix, pix);
+      db[o] = static_cast<T>(s);
+    }
+  });
+  if (g.n == 0) {
+    std::fill(dw, dw + wsize, T(0));
+    return;
+  }
+
+  // The batch is cut into `parts` fixed slices of consecutive images; slice k accumulates its dw
+  // into its own buffer (slice 0 straight into dw) and the buffers are added in slice order, so
+  // the result is the same on every run with the same thread count.
+  const int64_t parts = std::min<int64_t>(g.n, max_threads());
+  auto partial = scratch<T>((parts - 1) * wsize);
+  parallel_for(parts, 1, [&](int64_t k0, int64_t k1) {
+    const int64_t cap = std::min(group, (g.n + parts - 1) / parts);
+    auto col = scratch<T>(direct ? 0 : patch * cap * pix);
+    auto dcol = scratch<T>(direct ? 0 : patch * cap * pix);
+    auto dys = scratch<T>(cap > 1 ? c_out * cap * pix : 0);
+    for (int64_t k = k0; k < k1; ++k) {
+      T* dwk = k == 0 ? dw : partial.get() + (k - 1) * wsize;
+      const int64_t first = g.n * k / parts, last = g.n * (k + 1) / parts;
+      for (int64_t n = first; n < last; n += cap) {
+        const int64_t images = std::min(cap, last - n), cols = images * pix;
+        T* dxn = dx + n * g.c * g.plane();
+        const T* d_out = dy + n * c_out * pix;  // (C_out, cols) for one image
+        if (images > 1) {
+          for (int64_t i = 0; i < images; ++i)
+            for (int64_t o = 0; o < c_out; ++o)
+              std::copy(d_out + (i * c_out + o) * pix, d_out + (i * c_out + o + 1) * pix, dys.get() + o * cols + i * pix);
+          d_out = dys.get();
+        }
+        for (int64_t i = 0; i < images && !direct; ++i) {
+          im2col_image(x + (n + i) * g.c * g.plane(), col.get() + i * pix, g, cols, 1, 0, g.c);
+        }
+        const T* patches = direct ? x + n * g.c * g.plane() : col.get();
+        // dw += dy (C_out, cols) @ patches^T (cols, patch)
+        gemm<T>(false, true, c_out, patch, cols, T(1), d_out, cols, patches, cols, n == first ? T(0) : T(1), dwk,
+                patch);
+        // dpatches = w^T (patch, C_out) @ dy (C_out, cols), then summed back into dx
+        if (direct) {
+          gemm<T>(true, false, patch, pix, c_out, T(1), w, patch, d_out, pix, T(0), dxn, pix);
+          continue;
+        }
+        gemm<T>(true, false, patch, cols, c_out, T(1), w, patch, d_out, cols, T(0), dcol.get(), cols);
+        std::fill(dxn, dxn + images * g.c * g.plane(), T(0));
+        for (int64_t i = 0; i < images; ++i) {
+          col2im_image(dcol.get() + i * pix, dxn + i * g.c * g.plane(), g, cols, 1, 0, g.c);
+        }
+      }
+    }
+  });
+  parallel_for(wsize, 4096, [&](int64_t i0, int64_t i1) {
+    for (int64_t k = 1; k < parts; ++k) {
+      const T* pk = partial.get() + (k - 1) * wsize;
+      for (int64_t i = i0; i < i1; ++i) dw[i] += pk[i];
+    }
+  });
+}
+
+#define PK_INSTANTIATE(T)                                                                           \
+  template void conv2d<T>(const T*, const T*, const T*, T*, const Window&, int64_t);               \
+  template void conv2d_backward<T>(const T*, const T*, const T*, T*, T*, T*, const Window&, int64_t);
+PK_INSTANTIATE(float)
+PK_INSTANTIATE(double)
+#undef PK_INSTANTIATE
+
+}  // namespace pk::cpu

@@ -1,0 +1,122 @@
+#include "im2col.h"
+
+#include <algorithm>
+
+#include "common/parallel.h"
+
+namespace pk::cpu {
+
+namespace {
+
+// Output positions j in [0, out) whose input position j*s - pad + k lies in [0, size): [*lo, *hi).
+inline void inside(int64_t size, int64_t out, int64_t s, int64_t pad, int64_t k, int64_t* lo, int64_t* hi) {
+  const int64_t first = pad - k;             // j*s >= pad - k
+  const int64_t last = size - 1 + pad - k;   // j*s <= size - 1 + pad - k
+  *hi = last >= 0 ? std::min(out, last / s + 1) : 0;
+  *lo = std::min(*hi, first > 0 ? (first + s - 1) / s : int64_t{0});
+}
+
+// Grain for parallel loops over (n, c) planes: enough patch elements per chunk to pay for a thread.
+int64_t plane_grain(const Window& g) {
+  return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, g.kh * g.kw * g.out_plane()));
+}
+
+}  // namespace
+
+Window make_window(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                   int64_t ph, int64_t pw) {
+  return Window{n, c, h, w, kh, kw, sh, sw, ph, pw, (h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1};
+}
+
+template <class T>
+void im2col_image(const T* x, T* out, const Window& g, int64_t rs, int64_t qs, int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c) {
+    for (int64_t p = 0; p < g.kh; ++p) {
+      int64_t i_lo, i_hi;
+      inside(g.h, g.oh, g.sh, g.ph, p, &i_lo, &i_hi);
+      for (int64_t q = 0; q < g.kw; ++q) {
+        int64_t j_lo, j_hi;
+        inside(g.w, g.ow, g.sw, g.pw, q, &j_lo, &j_hi);
+        T* o = out + ((c * g.kh + p) * g.kw + q) * rs;
+        for (int64_t i = 0; i < g.oh; ++i) {
+          T* orow = o + i * g.ow * qs;
+          if (i < i_lo || i >= i_hi) {
+            for (int64_t j = 0; j < g.ow; ++j) orow[j * qs] = T(0);
+            continue;
+          }
+          for (int64_t j = 0; j < j_lo; ++j) orow[j * qs] = T(0);
+          if (j_lo < j_hi) {
+            // src[(j - j_lo) * sw] is input column j*sw - pw + q of input row i*sh - ph + p.
+            const T* src = x + (c * g.h + i * g.sh - g.ph + p) * g.w + (j_lo * g.sw - g.pw + q);
+            if (qs == 1 && g.sw == 1) {
+              std::copy(src, src + (j_hi - j_lo), orow + j_lo);
+            } else {
+              for (int64_t j = j_lo; j < j_hi; ++j) orow[j * qs] = src[(j - j_lo) * g.sw];
+            }
+          }
+          for (int64_t j = j_hi; j < g.ow; ++j) orow[j * qs] = T(0);
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void col2im_image(const T* cols, T* x, const Window& g, int64_t rs, int64_t qs, int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c) {
+    for (int64_t p = 0; p < g.kh; ++p) {
+      int64_t i_lo, i_hi;
+      inside(g.h, g.oh, g.sh, g.ph, p, &i_lo, &i_hi);
+      for (int64_t q = 0; q < g.kw; ++q) {
+        int64_t j_lo, j_hi;
+        inside(g.w, g.ow, g.sw, g.pw, q, &j_lo, &j_hi);
+        if (j_lo == j_hi) continue;
+        const T* o = cols + ((c * g.kh + p) * g.kw + q) * rs;
+        for (int64_t i = i_lo; i < i_hi; ++i) {
+          const T* orow = o + i * g.ow * qs;
+          T* dst = x + (c * g.h + i * g.sh - g.ph + p) * g.w + (j_lo * g.sw - g.pw + q);
+          if (qs == 1 && g.sw == 1) {
+            for (int64_t j = j_lo; j < j_hi; ++j) dst[j - j_lo] += orow[j];
+          } else {
+            for (int64_t j = j_lo; j < j_hi; ++j) dst[(j - j_lo) * g.sw] += orow[j * qs];
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void im2col(const T* x, T* cols, const Window& g) {
+  const int64_t patch = g.patch();
+  parallel_for(g.n * g.c, plane_grain(g), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n = t / g.c, c = t % g.c;
+      im2col_image(x + n * g.c * g.plane(), cols + n * g.out_plane() * patch, g, 1, patch, c, c + 1);
+    }
+  });
+}
+
+template <class T>
+void col2im(const T* cols, T* x, const Window& g) {
+  const int64_t patch = g.patch();
+  parallel_for(g.n * g.c, plane_grain(g), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n = t / g.c, c = t % g.c;
+      T* xn = x + n * g.c * g.plane();
+      std::fill(xn + c * g.plane(), xn + (c + 1) * g.plane(), T(0));
+      col2im_image(cols + n * g.out_plane() * patch, xn, g, 1, patch, c, c + 1);
+    }
+  });
+}
+
+#define PK_INSTANTIATE(T)                                                                             \
+  template void im2col_image<T>(const T*, T*, const Window&, int64_t, int64_t, int64_t, int64_t);    \
+  template void col2im_image<T>(const T*, T*, const Window&, int64_t, int64_t, int64_t, int64_t);    \
+  template void im2col<T>(const T*, T*, const Window&);                                              \
+  template void col2im<T>(const T*, T*, const Window&);
+PK_INSTANTIATE(float)
+PK_INSTANTIATE(double)
+#undef PK_INSTANTIATE
+
+}  // namespace pk::cpu

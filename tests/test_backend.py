@@ -1,0 +1,109 @@
+"""Backend selection: names, defaults, PYKERNELS_BACKEND, thread-local use_backend, errors."""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import pykernels
+
+
+def test_available_backends():
+    names = pykernels.available_backends()
+    assert "numpy" in names and names[-1] == "numpy"
+    assert "cuda-sim" not in names
+    order = ["cuda", "cpu", "numpy"]
+    assert names == [n for n in order if n in names]
+    with_sim = pykernels.available_backends(include_sim=True)
+    assert with_sim[: len(names)] == names
+
+
+def test_default_is_cpu_when_built():
+    code = "import pykernels; print(pykernels.get_backend())"
+    env = {k: v for k, v in os.environ.items() if k != "PYKERNELS_BACKEND"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    expected = "cpu" if "cpu" in pykernels.available_backends() else "numpy"
+    assert out.stdout.strip() == expected
+
+
+def test_environment_variable_overrides_default():
+    code = "import pykernels; print(pykernels.get_backend())"
+    env = dict(os.environ, PYKERNELS_BACKEND="numpy")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "numpy"
+    env["PYKERNELS_BACKEND"] = "tpu"
+    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "ValueError" in bad.stderr and "PYKERNELS_BACKEND" in bad.stderr
+
+
+def test_set_backend_and_use_backend():
+    pykernels.set_backend("numpy")
+    assert pykernels.get_backend() == "numpy"
+    for name in pykernels.available_backends():
+        with pykernels.use_backend(name):
+            assert pykernels.get_backend() == name
+            with pykernels.use_backend("numpy"):
+                assert pykernels.get_backend() == "numpy"
+            assert pykernels.get_backend() == name
+    assert pykernels.get_backend() == "numpy"
+
+
+def test_use_backend_is_thread_local():
+    seen = {}
+    barrier = threading.Barrier(2)
+
+    def worker():
+        barrier.wait()
+        seen["other"] = pykernels.get_backend()
+
+    pykernels.set_backend("numpy")
+    t = threading.Thread(target=worker)
+    t.start()
+    with pykernels.use_backend(pykernels.available_backends()[0]):
+        barrier.wait()
+        t.join()
+    assert seen["other"] == "numpy"
+
+
+def test_unknown_backend_lists_available():
+    x = np.ones((2, 2))
+    with pytest.raises(ValueError, match="unknown backend 'gpu'.*available here"):
+        pykernels.sigmoid(x, backend="gpu")
+    with pytest.raises(ValueError, match="unknown backend"):
+        pykernels.set_backend("opencl")
+    with pytest.raises(ValueError, match="unknown backend"):
+        with pykernels.use_backend("Numpy"):
+            pass
+    with pytest.raises(TypeError, match="backend"):
+        pykernels.sigmoid(x, backend=3)
+
+
+def test_cuda_without_device_raises_runtime_error():
+    if "cuda" in pykernels.available_backends():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(RuntimeError, match="cuda"):
+        pykernels.gemm(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32), backend="cuda")
+    with pytest.raises(RuntimeError):
+        pykernels.set_backend("cuda")
+
+
+def test_cuda_sim_accepted_but_never_default():
+    assert "cuda-sim" not in pykernels.available_backends()
+    assert pykernels.get_backend() != "cuda-sim"
+
+
+def test_backend_keyword_overrides_active_backend(compiled_backend):
+    x = np.linspace(-3, 3, 7)
+    with pykernels.use_backend("numpy"):
+        np.testing.assert_allclose(pykernels.sigmoid(x, backend=compiled_backend), pykernels.sigmoid(x))
+
+
+def test_reference_imports_no_compiled_code():
+    code = (
+        "import sys, pykernels.reference as r, numpy as np; r.gemm(np.ones((2,2)), np.ones((2,2)));"
+        "print([m for m in sys.modules if m.startswith('pykernels._')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "_cpu" not in out.stdout and "_cuda" not in out.stdout
