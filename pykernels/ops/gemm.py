@@ -1,8 +1,12 @@
 """gemm: dispatch and validation.  Math: pykernels/reference/gemm.py."""
+import numpy as np
+
 from pykernels import _backend
 from pykernels.ops import checks
 
 __all__ = ["gemm"]
+
+_FLOAT_DTYPES = frozenset(checks.FLOAT_DTYPES)
 
 
 def _row_major(m, trans):
@@ -13,8 +17,23 @@ def _row_major(m, trans):
     return m, trans
 
 
-def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, backend=None):
-    """``alpha * op(a) @ op(b) + beta * c``; see pykernels.reference.gemm."""
+# Backend objects by explicit name. _backend.resolve(name) always returns the same object for a
+# name once it has resolved (its own cache), so keeping it here only skips a lock and a name check
+# per call, which is a tenth of a 128x64x10 product.
+_resolved = {}
+
+
+def _resolve(backend):
+    be = _resolved.get(backend) if type(backend) is str else None
+    if be is None:
+        be = _backend.resolve(backend)
+        if type(backend) is str:
+            _resolved[backend] = be
+    return be
+
+
+def _validate(a, b, c, alpha, beta, trans_a, trans_b):
+    """The full checks, with messages (checks.py); returns alpha, beta, trans_a, trans_b, m, n."""
     op = "gemm"
     checks.float_array(op, "a", a, ndim=2)
     checks.float_array(op, "b", b, ndim=2)
@@ -34,9 +53,47 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, bac
         )
     if c is not None:
         checks.check_shape(op, "c", c, (m, n))
-    be = _backend.resolve(backend)
-    if be.contiguous:
+    return alpha, beta, trans_a, trans_b
+
+
+def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, backend=None):
+    """``alpha * op(a) @ op(b) + beta * c``; see pykernels.reference.gemm."""
+    # NOTE: for the small products of the networks (e.g. 128x64x10, a few microseconds) Python
+    # overhead is a large share of the call. The common case (exact ndarrays, one float dtype,
+    # 2-D, matching inner dimensions, Python float/int scalars, bool flags) is recognised with a
+    # few cheap tests; anything else, including every error, goes through _validate.
+    if (
+        type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.ndim == 2
+        and b.ndim == 2
+        and a.dtype in _FLOAT_DTYPES
+        and b.dtype == a.dtype
+        and (trans_a is False or trans_a is True)
+        and (trans_b is False or trans_b is True)
+        and (type(alpha) is float or type(alpha) is int)
+        and (type(beta) is float or type(beta) is int)
+        and (a.shape[0] if trans_a else a.shape[1]) == (b.shape[1] if trans_b else b.shape[0])
+        and (
+            c is None
+            or (
+                type(c) is np.ndarray
+                and c.dtype == a.dtype
+                and c.shape == (a.shape[1] if trans_a else a.shape[0], b.shape[0] if trans_b else b.shape[1])
+            )
+        )
+    ):
+        alpha = float(alpha)
+        beta = float(beta)
+    else:
+        alpha, beta, trans_a, trans_b = _validate(a, b, c, alpha, beta, trans_a, trans_b)
+    be = _resolve(backend)
+    if be.contiguous and not (
+        a.flags.c_contiguous and b.flags.c_contiguous and (c is None or c.flags.c_contiguous)
+    ):
         a, trans_a = _row_major(a, trans_a)
         b, trans_b = _row_major(b, trans_b)
         a, b, c = be.arrays(a, b, c)
+    if c is None and alpha == 1.0 and not trans_a and not trans_b:
+        return be.impl.gemm(a, b)  # keywords cost a measurable share of a small call
     return be.impl.gemm(a, b, c, alpha=alpha, beta=beta, trans_a=trans_a, trans_b=trans_b)
