@@ -61,6 +61,15 @@ inline std::vector<py::ssize_t> shape_of(const py::array& a) {
   return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim());
 }
 
+// `a` must have exactly `shape` (a ValueError naming the argument otherwise).
+inline void expect_shape(const py::array& a, const std::vector<py::ssize_t>& shape, const char* op, const char* name) {
+  if (shape_of(a) != shape) {
+    std::string want = "(";
+    for (size_t i = 0; i < shape.size(); ++i) want += (i ? ", " : "") + std::to_string(shape[i]);
+    throw py::value_error(std::string(op) + ": argument '" + name + "' must have shape " + want + ")");
+  }
+}
+
 // Calls f(T{}) with T = float or double.
 template <class F>
 decltype(auto) dispatch(DType dt, F&& f) {

@@ -13,7 +13,8 @@ constexpr float kLnFltMin = -87.33654f;
 
 inline float exp_nonpositive(float x) {
   // NOTE: below ln(FLT_MIN) the true result is subnormal; it is flushed to 0 (absolute error < 1.2e-38).
-  const float xc = x < kLnFltMin ? kLnFltMin : x;
+  // NOTE: written so that NaN also lands on the clamp: converting NaN to int below would be UB.
+  const float xc = x >= kLnFltMin ? x : kLnFltMin;
   const float n = __builtin_roundf(xc * 1.44269504088896341f);
   float r = xc - n * 0.693359375f;   // ln2 split: hi part exact in float
   r = r - n * -2.12194440e-4f;       // lo part

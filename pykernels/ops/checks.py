@@ -71,13 +71,19 @@ def same_dtype(op, **arrays):
     return dtype
 
 
-def integer(op, name, value, *, minimum=None):
-    """A Python/NumPy integer (bool is rejected) at least ``minimum``."""
+# Sizes, strides and paddings must fit the kernels' int64 arithmetic with room for products.
+MAX_SIZE = 2**62
+
+
+def integer(op, name, value, *, minimum=None, maximum=MAX_SIZE):
+    """A Python/NumPy integer (bool is rejected) in [minimum, maximum]."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError(f"{op}: argument '{name}' must be an int, got {type(value).__name__}")
     value = operator.index(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{op}: argument '{name}' must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{op}: argument '{name}' must be <= {maximum}, got {value}")
     return value
 
 

@@ -1,0 +1,3 @@
+from harness import bench_group
+
+test_rbm = bench_group("rbm")

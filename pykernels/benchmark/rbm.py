@@ -1,0 +1,67 @@
+"""Benchmark cases: one epoch of RBM training by CD-1 over binary, MNIST-sized data."""
+import numpy as np
+
+import pykernels
+from pykernels.benchmark.case import Case
+
+_LR = 0.05
+
+
+def _make(n, nv, nh, batch):
+    def make():
+        rng = np.random.default_rng(0)
+        # binary "images": each pixel on with its own probability (dense in the middle, empty at the
+        # border), about 20% of the pixels on overall, as in binarised MNIST
+        side = int(np.sqrt(nv))
+        yy, xx = np.mgrid[:side, :side] / max(side - 1, 1) - 0.5
+        p = np.clip(0.9 - 3.2 * np.sqrt(yy**2 + xx**2), 0, 1).ravel()
+        p = np.resize(p, nv)
+        data = (rng.random((n, nv)) < p).astype(np.float32)
+        return {
+            "data": data,
+            "batch": batch,
+            "w": (rng.standard_normal((nh, nv)) * 0.01).astype(np.float32),
+            "b": np.zeros(nv, np.float32),
+            "c": np.zeros(nh, np.float32),
+        }
+    return make
+
+
+def _ours(inp, backend):
+    w, b, c = inp["w"].copy(), inp["b"].copy(), inp["c"].copy()
+    data, batch = inp["data"], inp["batch"]
+    counter = 0
+    for start in range(0, len(data), batch):
+        dw, db, dc, _ = pykernels.rbm_cd(data[start:start + batch], w, b, c, 1, seed=0, counter=counter,
+                                         backend=backend)
+        counter += 3  # 2k + 1 counters per mini-batch
+        w += _LR * dw
+        b += _LR * db
+        c += _LR * dc
+    return w, b, c
+
+
+def _sklearn(inp):
+    from sklearn.neural_network import BernoulliRBM
+
+    data, batch = inp["data"], inp["batch"]
+    rbm = BernoulliRBM(n_components=inp["w"].shape[0], learning_rate=_LR, batch_size=batch, random_state=0)
+    for start in range(0, len(data), batch):
+        rbm.partial_fit(data[start:start + batch])
+    return rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_
+
+
+def _check(got, want):
+    """After 100 updates, float32 runs on two backends may part where one unit's draw flipped on a
+    last-bit difference of its probability (see tests/test_rbm.py); such a flip moves a few weights
+    by about lr / batch, so compare the bulk tightly and single entries loosely."""
+    for g, r in zip(got, want):
+        g, r = np.asarray(g, np.float64), np.asarray(r, np.float64)
+        assert np.mean(np.abs(g - r)) < 1e-4, "mean difference from the reference too large"
+        np.testing.assert_allclose(g, r, rtol=0, atol=0.05)
+
+
+def cases(quick=False):
+    n, nv, nh, batch = (2000, 784, 256, 100) if quick else (10000, 784, 256, 100)
+    return [Case(group="rbm", name=f"rbm CD-1 epoch {n}x{nv} -> {nh}, batch {batch} f32", make=_make(n, nv, nh, batch),
+                 ours=_ours, peers={"sklearn": _sklearn}, check=_check, goals={"sklearn": 10.0})]
