@@ -28,8 +28,12 @@ Window make_window(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64
   return Window{n, c, h, w, kh, kw, sh, sw, ph, pw, (h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1};
 }
 
-template <class T>
-void im2col_image(const T* x, T* out, const Window& g, int64_t rs, int64_t qs, int64_t c0, int64_t c1) {
+// Walks the patch rows of channels [c0, c1): for every channel c, kernel offset (p, q) and output
+// row i, calls row(out, in, j_lo, j_hi) with `out` the offset of patch element (r, i*OW) in the
+// layout (rs, qs), and `in` the input offset read by output column j_lo, where columns [j_lo, j_hi)
+// read the input and the others the padding; `in` is -1 when the whole row reads the padding.
+template <class F>
+void for_each_patch_row(const Window& g, int64_t rs, int64_t qs, int64_t c0, int64_t c1, F&& row) {
   for (int64_t c = c0; c < c1; ++c) {
     for (int64_t p = 0; p < g.kh; ++p) {
       int64_t i_lo, i_hi;
@@ -37,24 +41,11 @@ void im2col_image(const T* x, T* out, const Window& g, int64_t rs, int64_t qs, i
       for (int64_t q = 0; q < g.kw; ++q) {
         int64_t j_lo, j_hi;
         inside(g.w, g.ow, g.sw, g.pw, q, &j_lo, &j_hi);
-        T* o = out + ((c * g.kh + p) * g.kw + q) * rs;
+        const int64_t r = (c * g.kh + p) * g.kw + q;
         for (int64_t i = 0; i < g.oh; ++i) {
-          T* orow = o + i * g.ow * qs;
-          if (i < i_lo || i >= i_hi) {
-            for (int64_t j = 0; j < g.ow; ++j) orow[j * qs] = T(0);
-            continue;
-          }
-          for (int64_t j = 0; j < j_lo; ++j) orow[j * qs] = T(0);
-          if (j_lo < j_hi) {
-            // src[(j - j_lo) * sw] is input column j*sw - pw + q of input row i*sh - ph + p.
-            const T* src = x + (c * g.h + i * g.sh - g.ph + p) * g.w + (j_lo * g.sw - g.pw + q);
-            if (qs == 1 && g.sw == 1) {
-              std::copy(src, src + (j_hi - j_lo), orow + j_lo);
-            } else {
-              for (int64_t j = j_lo; j < j_hi; ++j) orow[j * qs] = src[(j - j_lo) * g.sw];
-            }
-          }
-          for (int64_t j = j_hi; j < g.ow; ++j) orow[j * qs] = T(0);
+          const bool reads_input = i >= i_lo && i < i_hi && j_lo < j_hi;
+          const int64_t in = (c * g.h + i * g.sh - g.ph + p) * g.w + (j_lo * g.sw - g.pw + q);
+          row(r * rs + i * g.ow * qs, reads_input ? in : int64_t{-1}, j_lo, j_hi);
         }
       }
     }
@@ -62,28 +53,35 @@ void im2col_image(const T* x, T* out, const Window& g, int64_t rs, int64_t qs, i
 }
 
 template <class T>
-void col2im_image(const T* cols, T* x, const Window& g, int64_t rs, int64_t qs, int64_t c0, int64_t c1) {
-  for (int64_t c = c0; c < c1; ++c) {
-    for (int64_t p = 0; p < g.kh; ++p) {
-      int64_t i_lo, i_hi;
-      inside(g.h, g.oh, g.sh, g.ph, p, &i_lo, &i_hi);
-      for (int64_t q = 0; q < g.kw; ++q) {
-        int64_t j_lo, j_hi;
-        inside(g.w, g.ow, g.sw, g.pw, q, &j_lo, &j_hi);
-        if (j_lo == j_hi) continue;
-        const T* o = cols + ((c * g.kh + p) * g.kw + q) * rs;
-        for (int64_t i = i_lo; i < i_hi; ++i) {
-          const T* orow = o + i * g.ow * qs;
-          T* dst = x + (c * g.h + i * g.sh - g.ph + p) * g.w + (j_lo * g.sw - g.pw + q);
-          if (qs == 1 && g.sw == 1) {
-            for (int64_t j = j_lo; j < j_hi; ++j) dst[j - j_lo] += orow[j];
-          } else {
-            for (int64_t j = j_lo; j < j_hi; ++j) dst[(j - j_lo) * g.sw] += orow[j * qs];
-          }
-        }
+void im2col_image(const T* x, T* out, const Window& g, int64_t rs, int64_t qs, int64_t c0, int64_t c1) {
+  for_each_patch_row(g, rs, qs, c0, c1, [&](int64_t o, int64_t in, int64_t j_lo, int64_t j_hi) {
+    T* orow = out + o;
+    if (in < 0) j_lo = j_hi = g.ow;
+    for (int64_t j = 0; j < j_lo; ++j) orow[j * qs] = T(0);
+    if (in >= 0) {
+      const T* src = x + in;  // src[(j - j_lo) * sw] is what output column j reads
+      if (qs == 1 && g.sw == 1) {
+        std::copy(src, src + (j_hi - j_lo), orow + j_lo);
+      } else {
+        for (int64_t j = j_lo; j < j_hi; ++j) orow[j * qs] = src[(j - j_lo) * g.sw];
       }
     }
-  }
+    for (int64_t j = j_hi; j < g.ow; ++j) orow[j * qs] = T(0);
+  });
+}
+
+template <class T>
+void col2im_image(const T* cols, T* x, const Window& g, int64_t rs, int64_t qs, int64_t c0, int64_t c1) {
+  for_each_patch_row(g, rs, qs, c0, c1, [&](int64_t o, int64_t in, int64_t j_lo, int64_t j_hi) {
+    if (in < 0) return;
+    const T* orow = cols + o;
+    T* dst = x + in;
+    if (qs == 1 && g.sw == 1) {
+      for (int64_t j = j_lo; j < j_hi; ++j) dst[j - j_lo] += orow[j];
+    } else {
+      for (int64_t j = j_lo; j < j_hi; ++j) dst[(j - j_lo) * g.sw] += orow[j * qs];
+    }
+  });
 }
 
 template <class T>

@@ -305,3 +305,38 @@ def test_compiled_kernels_recheck_their_arguments(compiled_backend, rng):
         impl.col2im(np.zeros((3, 27)), (2, 3, 6, 6), (3, 3), (1, 1), (0, 0))
     with pytest.raises(TypeError, match="conv2d"):
         impl.conv2d(x, w.astype(np.float32), b, (1, 1), (0, 0))
+
+
+
+def test_conv_and_pool_ops_from_several_threads(compiled_backend, rng):
+    import threading
+
+    x, w, b, stride, padding = make(rng, "odd", np.float32)
+    dy = random(rng, conv_out(x, w, stride, padding), np.float32)
+    _, idx = reference.max_pool2d(x, 3, 2, 1)
+    dp = random(rng, idx.shape, np.float32)
+    calls = [
+        ("conv2d", (x, w, b, stride, padding)),
+        ("conv2d_backward", (dy, x, w, stride, padding)),
+        ("im2col", (x, w.shape[2:], stride, padding)),
+        ("max_pool2d", (x, 3, 2, 1)),
+        ("max_pool2d_backward", (dp, idx, x.shape)),
+        ("avg_pool2d_backward", (dp, x.shape, 3, 2, 1)),
+    ]
+    want = [getattr(reference, op)(*args) for op, args in calls]
+    errors = []
+
+    def worker():
+        try:
+            for _ in range(10):
+                for (op, args), expected in zip(calls, want):
+                    assert_close(getattr(pykernels, op)(*args, backend=compiled_backend), expected, "backward")
+        except Exception as exc:  # re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]

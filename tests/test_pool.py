@@ -306,3 +306,4 @@ def test_avg_pool2d_backward_errors(rng):
         pykernels.avg_pool2d_backward(dy.astype(np.int16), (2, 3, 6, 6), 2)
     with pytest.raises(TypeError, match=f"{op}.*'x_shape'"):
         pykernels.avg_pool2d_backward(dy, (2, 3, 6, None), 2)
+
