@@ -55,15 +55,23 @@ __global__ void max_pool2d_kernel(const T* x, T* y, int64_t* indices, Window g) 
 
 // One thread per plane (grid-stride), adding that plane's dy entries in output order.  The indices
 // are data (any position of the plane), so no input element can tell which outputs point at it
-// without scanning them all; a plane per thread keeps the sum ordered and free of atomics.
+// without scanning them all; a plane per thread keeps the sum ordered and free of atomics.  An index
+// outside the plane is skipped and raises *bad (the only atomic: a flag, not a sum).
 template <class T>
 __global__ void max_pool2d_backward_kernel(const T* dy, const int64_t* indices, T* dx, int64_t planes,
-                                           int64_t in_plane, int64_t out_plane) {
+                                           int64_t in_plane, int64_t out_plane, int* bad) {
   PK_GRID_STRIDE_LOOP(t, planes) {
     T* dxp = dx + t * in_plane;
     const T* dyp = dy + t * out_plane;
     const int64_t* ip = indices + t * out_plane;
-    for (int64_t k = 0; k < out_plane; ++k) dxp[ip[k]] += dyp[k];
+    for (int64_t k = 0; k < out_plane; ++k) {
+      const uint64_t i = static_cast<uint64_t>(ip[k]);  // negative -> huge
+      if (i < static_cast<uint64_t>(in_plane)) {
+        dxp[i] += dyp[k];
+      } else {
+        atomicExch(bad, 1);
+      }
+    }
   }
 }
 
@@ -113,11 +121,17 @@ void max_pool2d(const T* x, T* y, int64_t* indices, const Window& g) {
 }
 
 template <class T>
-void max_pool2d_backward(const T* dy, const int64_t* indices, T* dx, int64_t planes, int64_t in_plane,
+bool max_pool2d_backward(const T* dy, const int64_t* indices, T* dx, int64_t planes, int64_t in_plane,
                          int64_t out_plane) {
-  if (planes * in_plane == 0) return;
-  PK_CUDA_CHECK(cudaMemset(dx, 0, sizeof(T) * static_cast<size_t>(planes * in_plane)));
-  launch(max_pool2d_backward_kernel<T>, grid_1d(planes), dim3(kBlock), dy, indices, dx, planes, in_plane, out_plane);
+  if (planes * in_plane > 0) PK_CUDA_CHECK(cudaMemset(dx, 0, sizeof(T) * static_cast<size_t>(planes * in_plane)));
+  if (planes * out_plane == 0) return true;
+  DeviceBuffer<int> bad(1);
+  PK_CUDA_CHECK(cudaMemset(bad.get(), 0, sizeof(int)));
+  launch(max_pool2d_backward_kernel<T>, grid_1d(planes), dim3(kBlock), dy, indices, dx, planes, in_plane, out_plane,
+         bad.get());
+  int flag = 0;
+  PK_CUDA_CHECK(cudaMemcpy(&flag, bad.get(), sizeof(int), cudaMemcpyDeviceToHost));
+  return flag == 0;
 }
 
 template <class T>
@@ -132,7 +146,7 @@ void avg_pool2d_backward(const T* dy, T* dx, const Window& g) {
 
 #define PK_INSTANTIATE(T)                                                                            \
   template void max_pool2d<T>(const T*, T*, int64_t*, const Window&);                               \
-  template void max_pool2d_backward<T>(const T*, const int64_t*, T*, int64_t, int64_t, int64_t);    \
+  template bool max_pool2d_backward<T>(const T*, const int64_t*, T*, int64_t, int64_t, int64_t);    \
   template void avg_pool2d<T>(const T*, T*, const Window&);                                         \
   template void avg_pool2d_backward<T>(const T*, T*, const Window&);
 PK_INSTANTIATE(float)

@@ -12,10 +12,11 @@ namespace pk::cuda {
 template <class T>
 void max_pool2d(const T* x, T* y, int64_t* indices, const Window& g);
 
-// For each of `planes` (= N*C) planes: dx = 0, then dx[indices] += dy in the order of the outputs.
-// The caller has checked every index lies in [0, in_plane).  Deterministic, no atomics.
+// For each of `planes` (= N*C) planes: dx = 0, then dx[indices] += dy in the order of the outputs
+// (deterministic, no atomic additions).  Returns false, leaving dx partly written, when an index lies
+// outside [0, in_plane) (such entries are skipped, never written).  Synchronises with the device.
 template <class T>
-void max_pool2d_backward(const T* dy, const int64_t* indices, T* dx, int64_t planes, int64_t in_plane,
+bool max_pool2d_backward(const T* dy, const int64_t* indices, T* dx, int64_t planes, int64_t in_plane,
                          int64_t out_plane);
 
 // y = window sums / (KH*KW), zero padding included.
