@@ -1,30 +1,18 @@
 #include "rbm.cuh"
 
-#include <cmath>
-
-#include "common/philox.h"
+#include "../csrc/common/philox.h"  // the one Philox stream of every backend
 #include "gemm.cuh"
 #include "grid.cuh"
+#include "math.cuh"
 
 namespace pk::cuda {
 
 namespace {
 
-__device__ inline float exp_of(float a) { return expf(a); }
-__device__ inline double exp_of(double a) { return exp(a); }
-
-// The reference's overflow-free sigmoid, written as csrc's sigmoid_scalar.
-template <class T>
-__device__ inline T sigmoid(T x) {
-  if (x >= T(0)) return T(1) / (T(1) + exp_of(-x));
-  const T e = exp_of(x);
-  return e / (T(1) + e);
-}
-
 // One thread per element (grid-stride): p = sigmoid(p + bias[column]), p holding the product.
 template <class T>
 __global__ void sigmoid_bias_kernel(T* p, const T* bias, int64_t total, int64_t cols) {
-  PK_GRID_STRIDE_LOOP(e, total) { p[e] = sigmoid(p[e] + bias[e % cols]); }
+  PK_GRID_STRIDE_LOOP(e, total) { p[e] = sigmoid_t(p[e] + bias[e % cols]); }
 }
 
 // One thread per Philox block, i.e. per four consecutive elements 4t .. 4t+3 of the row-major
@@ -40,7 +28,7 @@ __global__ void sample_kernel(T* p, const T* bias, int64_t total, int64_t cols, 
       if (e >= total) break;
       T prob = p[e];
       if (bias != nullptr) {
-        prob = sigmoid(prob + bias[e % cols]);
+        prob = sigmoid_t(prob + bias[e % cols]);
         p[e] = prob;
       }
       sample[e] = static_cast<T>(philox_unit(words.w[k])) < prob ? T(1) : T(0);

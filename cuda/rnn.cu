@@ -1,22 +1,18 @@
 #include "rnn.cuh"
 
-#include <cmath>
-
 #include "gemm.cuh"
 #include "grid.cuh"
+#include "math.cuh"
 
 namespace pk::cuda {
 
 namespace {
 
-__device__ inline float tanh_of(float a) { return tanhf(a); }
-__device__ inline double tanh_of(double a) { return tanh(a); }
-
 // One thread per element of a (rows, hidden) step (grid-stride): h = tanh(h + b), h holding the
 // two products on entry.
 template <class T>
 __global__ void bias_tanh_kernel(T* h, const T* b, int64_t total, int64_t hidden) {
-  PK_GRID_STRIDE_LOOP(e, total) { h[e] = tanh_of(h[e] + b[e % hidden]); }
+  PK_GRID_STRIDE_LOOP(e, total) { h[e] = tanh_t(h[e] + b[e % hidden]); }
 }
 
 // One thread per element (grid-stride): g = (g + dh) * (1 - h^2), or dh * (1 - h^2) without carry
