@@ -13,6 +13,7 @@ An op wrapper (see gemm.py) follows one pattern::
 """
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 
@@ -34,6 +35,10 @@ class DeviceArray:
         self.runtime = runtime
         self.shape = tuple(int(s) for s in shape)
         self.dtype = np.dtype(dtype)
+        # NOTE: counted in Python ints first: an absurd shape would overflow np.prod's int64.
+        if math.prod(self.shape) * self.dtype.itemsize >= 2**63:
+            raise MemoryError(f"cannot allocate an array of shape {self.shape} and dtype {self.dtype} "
+                              f"on backend {runtime.name!r}")
         self.ptr = runtime.native.alloc(self.nbytes)
         self._finalizer = weakref.finalize(self, runtime.native.free, self.ptr)
 
