@@ -2,6 +2,7 @@
 // they show that barriers really interleave the threads of a block, that warp intrinsics and atomics
 // behave as on a GPU, and that bad launches fail the way the CUDA runtime does.
 #include <pybind11/numpy.h>
+#include <pybind11/stl.h>
 
 #include <vector>
 

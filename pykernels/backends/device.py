@@ -104,7 +104,13 @@ class DeviceView:
 
 def is_device_array(x):
     """True for a DeviceView or any object exposing ``__cuda_array_interface__`` (not ndarray)."""
-    return isinstance(x, DeviceView) or (not isinstance(x, np.ndarray) and hasattr(type(x), "__cuda_array_interface__"))
+    if isinstance(x, DeviceView):
+        return True
+    if isinstance(x, np.ndarray):
+        return False
+    # NOTE: the class first: a property may raise for some instances (a CPU torch.Tensor), which
+    # then gets the "not usable" TypeError of DeviceView.of rather than the generic one.
+    return hasattr(type(x), "__cuda_array_interface__") or "__cuda_array_interface__" in getattr(x, "__dict__", ())
 
 
 def describe(x):
