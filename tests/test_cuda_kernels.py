@@ -141,3 +141,45 @@ def test_same_order_as_cpu_gives_identical_bits(cuda_backend, cpu, dtype, rng):
         for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
             assert g.dtype == w.dtype and g.shape == w.shape, op
             np.testing.assert_array_equal(g, w, err_msg=op)
+
+
+def test_device_arrays_in_device_arrays_out(cuda_backend, rng):
+    """Every conv, pool, RNN and RBM op takes device arrays (used in place) and returns device arrays
+    holding the reference's results."""
+    rt = _backend.resolve(cuda_backend).impl.runtime
+    dev = rt.to_device
+
+    def check(op, args, kwargs, want):
+        got = getattr(pykernels, op)(*(dev(a) if isinstance(a, np.ndarray) else a for a in args),
+                                     backend=cuda_backend, **kwargs)
+        got, want = (got, want) if isinstance(want, tuple) else ((got,), (want,))
+        assert all(hasattr(g, "__cuda_array_interface__") for g in got), op
+        assert_close(tuple(g.get() for g in got), want, "backward")
+
+    x, w, b = random(rng, (2, 3, 9, 8)), random(rng, (4, 3, 3, 2)), random(rng, (4,))
+    dy = random(rng, reference.conv2d(x, w, b, 2, 1).shape)
+    cols = reference.im2col(x, (3, 2), 2, 1)
+    y, idx = reference.max_pool2d(x, 3, 2, 1)
+    for op, args in [("im2col", (x, (3, 2), 2, 1)), ("col2im", (cols, x.shape, (3, 2), 2, 1)),
+                     ("conv2d", (x, w, b, 2, 1)), ("conv2d_backward", (dy, x, w, 2, 1)),
+                     ("max_pool2d", (x, 3, 2, 1)), ("max_pool2d_backward", (y, idx, x.shape)),
+                     ("avg_pool2d", (x, 3, 2, 1)), ("avg_pool2d_backward", (y, x.shape, 3, 2, 1))]:
+        check(op, args, {}, getattr(reference, op)(*args))
+    seq = (random(rng, (4, 2, 3)), random(rng, (2, 5)), random(rng, (5, 3)), random(rng, (5, 5), scale=0.3),
+           random(rng, (5,)))
+    hs = reference.rnn_forward(*seq)
+    check("rnn_forward", seq, {}, hs)
+    check("rnn_backward", (hs, seq[0], hs, *seq[1:4]), {"truncate": 1},
+          reference.rnn_backward(hs, seq[0], hs, *seq[1:4], truncate=1))
+    wm, bv, ch = random(rng, (3, 6)), random(rng, (6,)), random(rng, (3,))
+    v = (rng.random((4, 6)) < 0.5).astype(np.float64)
+    check("rbm_hidden_probs", (v, wm, ch), {}, reference.rbm_hidden_probs(v, wm, ch))
+    check("rbm_visible_probs", (v[:, :3], wm, bv), {}, reference.rbm_visible_probs(v[:, :3], wm, bv))
+    check("rbm_gibbs", (v, wm, bv, ch, 2), {"seed": 1}, reference.rbm_gibbs(v, wm, bv, ch, 2, seed=1))
+    chain = (rng.random((4, 6)) < 0.5).astype(np.float64)
+    check("rbm_cd", (v, wm, bv, ch, 2), {"seed": 1, "chain": dev(chain)},
+          reference.rbm_cd(v, wm, bv, ch, 2, seed=1, chain=chain))
+    bad = chain.copy()
+    bad[1, 2] = 0.5
+    with pytest.raises(ValueError, match="rbm_cd: argument 'chain' must hold only 0 and 1"):
+        pykernels.rbm_cd(dev(v), dev(wm), dev(bv), dev(ch), seed=1, chain=dev(bad), backend=cuda_backend)
