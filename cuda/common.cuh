@@ -39,6 +39,7 @@ namespace pk::cuda {
 // A failed CUDA call becomes a C++ exception (a Python RuntimeError through pybind11).
 inline void check(cudaError_t err, const char* what, const char* file, int line) {
   if (err != cudaSuccess) {
+    cudaGetLastError();  // reset the thread's last error: the next launch check must not see this one
     throw std::runtime_error(std::string("CUDA error: ") + cudaGetErrorString(err) + " (" + what + " at " + file +
                              ":" + std::to_string(line) + ")");
   }

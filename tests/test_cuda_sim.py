@@ -287,3 +287,17 @@ def test_gemm_reads_nothing_past_its_operands(rt, rng, trans_a, trans_b):
     b, db = nan_tailed((n, k) if trans_b else (k, n))
     got = pykernels.gemm(da, db, trans_a=trans_a, trans_b=trans_b, backend="cuda-sim").get()
     assert_close(got, pykernels.gemm(a, b, trans_a=trans_a, trans_b=trans_b, backend="numpy"), scale=k)
+
+
+def test_events_time_a_kernel(rt, rng):
+    native = rt.native
+    x = rng.standard_normal((256, 256))
+    start, end = native.event_create(), native.event_create()
+    native.event_record(start)
+    pykernels.gemm(x, x, backend="cuda-sim")
+    native.event_record(end)
+    native.event_synchronize(end)
+    ms = native.event_elapsed_ms(start, end)
+    native.event_destroy(start)
+    native.event_destroy(end)
+    assert 0.0 < ms < 60_000.0

@@ -1,6 +1,7 @@
 // Device memory and device queries for the Python layer (pykernels/backends/cuda/runtime.py).
 #include <pybind11/numpy.h>
 
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -154,9 +155,46 @@ int runtime_version() {
 #endif
 }
 
+// Timing events on the default stream (the emulator: host clock readings taken synchronously).
+#if PK_CUDA_SIM
+struct Event {
+  std::chrono::steady_clock::time_point t;
+};
+uintptr_t event_create() { return reinterpret_cast<uintptr_t>(new Event{}); }
+void event_record(uintptr_t e) { reinterpret_cast<Event*>(e)->t = std::chrono::steady_clock::now(); }
+void event_synchronize(uintptr_t) {}
+double event_elapsed_ms(uintptr_t start, uintptr_t end) {
+  return std::chrono::duration<double, std::milli>(reinterpret_cast<Event*>(end)->t - reinterpret_cast<Event*>(start)->t)
+      .count();
+}
+void event_destroy(uintptr_t e) { delete reinterpret_cast<Event*>(e); }
+#else
+uintptr_t event_create() {
+  cudaEvent_t e;
+  PK_CUDA_CHECK(cudaEventCreate(&e));
+  return reinterpret_cast<uintptr_t>(e);
+}
+void event_record(uintptr_t e) { PK_CUDA_CHECK(cudaEventRecord(reinterpret_cast<cudaEvent_t>(e), 0)); }
+void event_synchronize(uintptr_t e) {
+  py::gil_scoped_release release;
+  PK_CUDA_CHECK(cudaEventSynchronize(reinterpret_cast<cudaEvent_t>(e)));
+}
+double event_elapsed_ms(uintptr_t start, uintptr_t end) {
+  float ms = 0.0f;
+  PK_CUDA_CHECK(cudaEventElapsedTime(&ms, reinterpret_cast<cudaEvent_t>(start), reinterpret_cast<cudaEvent_t>(end)));
+  return ms;
+}
+void event_destroy(uintptr_t e) { PK_CUDA_CHECK(cudaEventDestroy(reinterpret_cast<cudaEvent_t>(e))); }
+#endif
+
 }  // namespace
 
 void bind_runtime(py::module_& m) {
+  m.def("event_create", &event_create);
+  m.def("event_record", &event_record, py::arg("event"));
+  m.def("event_synchronize", &event_synchronize, py::arg("event"));
+  m.def("event_elapsed_ms", &event_elapsed_ms, py::arg("start"), py::arg("end"));
+  m.def("event_destroy", &event_destroy, py::arg("event"));
   m.def("alloc", &alloc, py::arg("nbytes"), "device allocation; returns the pointer (0 for 0 bytes)");
   m.def("free", &free_, py::arg("ptr"));
   m.def("memcpy_htod", &memcpy_htod, py::arg("dst"), py::arg("src"));

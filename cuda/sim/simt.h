@@ -22,9 +22,6 @@
 #include <type_traits>
 #include <utility>
 
-// Kernels carry `#pragma unroll` for nvcc; g++ does not know it.
-#pragma GCC diagnostic ignored "-Wunknown-pragmas"
-
 // ---- CUDA keywords -------------------------------------------------------------------------------
 #define __global__
 #define __device__
