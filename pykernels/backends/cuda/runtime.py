@@ -13,7 +13,6 @@ An op wrapper (see gemm.py) follows one pattern::
 """
 from __future__ import annotations
 
-import threading
 import weakref
 
 import numpy as np
@@ -164,7 +163,6 @@ class Runtime:
         self.name = name
         self.native = native
         self.is_sim = bool(native.IS_SIM)
-        self._lock = threading.Lock()
 
     def call(self, *inputs):
         return Call(self, inputs)
