@@ -153,7 +153,7 @@ def _to_pycuda(y):
     import pycuda.autoprimaryctx  # noqa: F401 - pycuda shares the runtime's primary context
     from pycuda import gpuarray
 
-    return gpuarray.GPUArray(y.shape, y.dtype, gpudata=_Holder(y))
+    return gpuarray.GPUArray(y.shape, y.dtype, gpudata=_Holder(y), base=y)
 
 
 class Runtime:
