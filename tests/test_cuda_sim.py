@@ -222,11 +222,26 @@ def test_foreign_cuda_array_interface_objects(rt, rng):
     assert_close(pykernels.gemm(x, f, backend="cuda-sim").get(), x @ x.T)
 
 
+def test_strided_device_views_are_gathered_on_the_device(rt, rng):
+    x = rng.standard_normal((6, 5))
+    d = rt.to_device(x)
+    every_other_row = Foreign(d, shape=(3, 5), strides=(80, 8))
+    assert_close(pykernels.sigmoid(every_other_row, backend="cuda-sim").get(), pykernels.sigmoid(x[::2], backend="numpy"))
+    reversed_cols = Foreign(d, shape=(6, 5), strides=(40, -8), offset=32)
+    assert_close(pykernels.softmax(reversed_cols, backend="cuda-sim").get(), pykernels.softmax(x[:, ::-1], backend="numpy"))
+    column = Foreign(d, shape=(6, 1), strides=(40, 8), offset=16)  # one column of the matrix
+    assert_close(pykernels.gemm(column, column, trans_b=True, backend="cuda-sim").get(), x[:, 2:3] @ x[:, 2:3].T)
+    x3 = rng.standard_normal((4, 3, 5)).astype(np.float32)
+    d3 = rt.to_device(x3)
+    transposed = Foreign(d3, shape=(5, 3, 4), strides=(4, 20, 60))
+    assert_close(pykernels.relu(transposed, backend="cuda-sim").get(), np.maximum(x3.transpose(2, 1, 0), 0))
+
+
 def test_bad_device_arrays_raise(rt, rng):
     d = rt.to_device(rng.standard_normal((6, 5)))
-    strided = Foreign(d, shape=(3, 5), strides=(80, 8))
-    with pytest.raises(ValueError, match="C-contiguous"):
-        pykernels.sigmoid(strided, backend="cuda-sim")
+    misaligned = Foreign(d, shape=(3, 5), strides=(80, 4))
+    with pytest.raises(ValueError, match="element-aligned strides"):
+        pykernels.sigmoid(misaligned, backend="cuda-sim")
     host = np.zeros((4, 4))
 
     class HostMemory:  # a pointer the emulator did not allocate (on a GPU: not device memory)

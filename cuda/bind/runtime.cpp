@@ -1,13 +1,16 @@
 // Device memory and device queries for the Python layer (pykernels/backends/cuda/runtime.py).
 #include <pybind11/numpy.h>
+#include <pybind11/stl.h>
 
 #include <chrono>
 #include <mutex>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "bind/bind.h"
 #include "common.cuh"
+#include "copy.cuh"
 
 namespace pk::cuda::bind {
 
@@ -189,7 +192,23 @@ void event_destroy(uintptr_t e) { PK_CUDA_CHECK(cudaEventDestroy(reinterpret_cas
 
 }  // namespace
 
+void copy_strided_py(uintptr_t src, uintptr_t dst, int itemsize, const std::vector<int64_t>& shape,
+                     const std::vector<int64_t>& strides) {
+  if (shape.size() != strides.size()) throw py::value_error("copy_strided: shape and strides differ in length");
+  if (shape.size() > static_cast<size_t>(pk::cuda::kMaxCopyDims)) {
+    throw py::value_error("copy_strided: device arrays of more than 8 dimensions must be C-contiguous");
+  }
+  if (itemsize != 1 && itemsize != 2 && itemsize != 4 && itemsize != 8) {
+    throw py::value_error("copy_strided: element size must be 1, 2, 4 or 8 bytes");
+  }
+  py::gil_scoped_release release;
+  pk::cuda::copy_strided(reinterpret_cast<const void*>(src), reinterpret_cast<void*>(dst), itemsize,
+                         static_cast<int>(shape.size()), shape.data(), strides.data());
+}
+
 void bind_runtime(py::module_& m) {
+  m.def("copy_strided", &copy_strided_py, py::arg("src"), py::arg("dst"), py::arg("itemsize"), py::arg("shape"),
+        py::arg("strides"), "gather a strided device array (strides in bytes) into contiguous memory at dst");
   m.def("event_create", &event_create);
   m.def("event_record", &event_record, py::arg("event"));
   m.def("event_synchronize", &event_synchronize, py::arg("event"));

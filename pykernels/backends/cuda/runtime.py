@@ -14,7 +14,6 @@ An op wrapper (see gemm.py) follows one pattern::
 from __future__ import annotations
 
 import math
-import threading
 import weakref
 
 import numpy as np
@@ -117,14 +116,20 @@ class Call:
         v = DeviceView.of(x)
         if isinstance(v.obj, DeviceArray) and v.obj.runtime is not rt:
             raise TypeError(f"{name}: a {v.obj.runtime.name!r} device array cannot be used with backend {rt.name!r}")
-        if not v.c_contiguous:
-            raise ValueError(f"{name}: device arrays must be C-contiguous for backend {rt.name!r} "
-                             f"(shape {v.shape}, strides {v.strides})")
         lo, nbytes = v.span()
         if nbytes and not rt.native.is_device_pointer(lo, nbytes):
             where = "memory allocated by the cuda-sim backend" if rt.is_sim else "device memory of the current GPU"
             raise TypeError(f"{name}: the device array at 0x{lo:x} is not {where}")
-        return _DeviceArg(v.ptr, v.shape, v.dtype, v.obj)
+        if v.c_contiguous:
+            return _DeviceArg(v.ptr, v.shape, v.dtype, v.obj)
+        # A strided view: gathered into contiguous device memory by a kernel (cuda/copy.cu).
+        size = v.dtype.itemsize
+        if v.ptr % size or any(st % size for st in v.strides) or v.ndim > 8:
+            raise ValueError(f"{name}: a non-contiguous device array needs element-aligned strides and at most 8 "
+                             f"dimensions (shape {v.shape}, strides {v.strides})")
+        d = DeviceArray(rt, v.shape, v.dtype)
+        rt.native.copy_strided(v.ptr, d.ptr, size, list(v.shape), list(v.strides))
+        return _DeviceArg(d.ptr, d.shape, d.dtype, d)
 
     def empty(self, shape, dtype):
         return DeviceArray(self.rt, shape, dtype)
@@ -159,7 +164,7 @@ def _to_pycuda(y):
     import pycuda.autoprimaryctx  # noqa: F401 - pycuda shares the runtime's primary context
     from pycuda import gpuarray
 
-    return gpuarray.GPUArray(y.shape, y.dtype, gpudata=_Holder(y))
+    return gpuarray.GPUArray(y.shape, y.dtype, gpudata=_Holder(y), base=y)
 
 
 class Runtime:
@@ -169,7 +174,6 @@ class Runtime:
         self.name = name
         self.native = native
         self.is_sim = bool(native.IS_SIM)
-        self._lock = threading.Lock()
 
     def call(self, *inputs):
         return Call(self, inputs)
