@@ -27,6 +27,7 @@ __attribute__((weak)) void bind_conv(py::module_& m);
 __attribute__((weak)) void bind_pool(py::module_& m);
 __attribute__((weak)) void bind_rnn(py::module_& m);
 __attribute__((weak)) void bind_rbm(py::module_& m);
+__attribute__((weak)) void bind_tensor(py::module_& m);  // nn helpers and optimizer updates
 #if PK_CUDA_SIM
 void bind_sim_tests(py::module_& m);  // test-only kernels of the emulator (cuda/sim/)
 #endif

@@ -19,7 +19,8 @@ PYBIND11_MODULE(PK_CUDA_MODULE, m) {
   // Families another branch adds; registered when their binding file is linked in.
   pybind11::list families;
   for (auto [name, fn] : {std::pair{"conv", &b::bind_conv}, std::pair{"pool", &b::bind_pool},
-                          std::pair{"rnn", &b::bind_rnn}, std::pair{"rbm", &b::bind_rbm}}) {
+                          std::pair{"rnn", &b::bind_rnn}, std::pair{"rbm", &b::bind_rbm},
+                          std::pair{"tensor", &b::bind_tensor}}) {
     if (fn) {
       fn(m);
       families.append(name);
