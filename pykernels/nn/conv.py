@@ -37,6 +37,7 @@ class Conv2d(Module):
             self.bias = None
             self._param_names = ("weight",)
         self.x = None
+        self.be = None
         self._checked_shape = None
 
     def get_config(self):

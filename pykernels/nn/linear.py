@@ -46,6 +46,7 @@ class Linear(Module):
             self.bias = None
             self._param_names = ("weight",)
         self.x = None
+        self.be = None
 
     def get_config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,

@@ -35,7 +35,9 @@ def _data(where, x, dtype):
 @register
 class RBM(Module):
     """Binary restricted Boltzmann machine: ``w`` (n_hidden, n_visible), visible bias ``b``, hidden
-    bias ``c``; w starts N(0, 0.01**2), biases at 0 (Hinton's practical guide)."""
+    bias ``c``; w starts U(-a, a), a = 4 sqrt(6 / (n_visible + n_hidden)) (the Glorot range for
+    sigmoid units, as in the deeplearning.net RBM tutorial: large enough to break the symmetry
+    between hidden units quickly on small data sets), biases at 0."""
 
     _param_names = ("w", "b", "c")
 
@@ -44,7 +46,8 @@ class RBM(Module):
         self.n_hidden = size_arg("RBM", "n_hidden", n_hidden)
         dtype = check_dtype("RBM", dtype)
         rng = init_rng(seed)
-        self.w = Parameter((0.01 * rng.standard_normal((self.n_hidden, self.n_visible))).astype(dtype), "w")
+        bound = 4.0 * math.sqrt(6.0 / (self.n_visible + self.n_hidden))
+        self.w = Parameter(rng.uniform(-bound, bound, (self.n_hidden, self.n_visible)).astype(dtype), "w")
         self.b = Parameter(np.zeros(self.n_visible, dtype), "b")
         self.c = Parameter(np.zeros(self.n_hidden, dtype), "c")
 
@@ -78,7 +81,8 @@ class RBM(Module):
         """Mean-field reconstruction P(v | P(h | v))."""
         return self.visible_probs(self.hidden_probs(v))
 
-    def fit(self, x, epochs, batch_size, k=1, persistent=False, lr=0.1, seed=0, progress=False):
+    def fit(self, x, epochs, batch_size, k=1, persistent=False, lr=0.1, seed=0, momentum=0.5,
+            weight_decay=0.0, progress=False):
         """CD-k (or persistent CD-k) gradient ascent on the log-likelihood of ``x`` (N, n_visible),
         values in [0, 1]; mini-batches of ``batch_size`` in a seeded random order each epoch.
         Returns ``{"reconstruction_error": [mean squared error of the mean-field reconstruction per
@@ -89,7 +93,10 @@ class RBM(Module):
         batch_size = size_arg(where, "batch_size", batch_size)
         k = size_arg(where, "k", k)
         seed = _random.check_seed(where, "seed", seed)
-        lr = float(lr)
+        lr, momentum, weight_decay = float(lr), float(momentum), float(weight_decay)
+        if not (lr > 0 and 0 <= momentum < 1 and weight_decay >= 0):
+            raise ValueError(f"{where}: need lr > 0, 0 <= momentum < 1 and weight_decay >= 0, "
+                             f"got lr={lr}, momentum={momentum}, weight_decay={weight_decay}")
         be = _tensor.backend()
         order_rng = np.random.default_rng(seed)
         counter = 0
@@ -99,6 +106,7 @@ class RBM(Module):
             chain = _random.bernoulli(np.ascontiguousarray(start), seed, counter)
             counter += 1
         w, b, c = self.w, self.b, self.c
+        velocity = [np.zeros_like(p.data) for p in (w, b, c)]
         history = {"reconstruction_error": []}
         bar = _bar(epochs, progress, "RBM")
         for _ in range(epochs):
@@ -113,9 +121,12 @@ class RBM(Module):
                     chain[: len(v0)] = chain_out
                 # gradient ascent; grads are left in .grad (ascent direction) for inspection
                 w.grad[...], b.grad[...], c.grad[...] = dw, db, dc
-                w.data += lr * dw
-                b.data += lr * db
-                c.data += lr * dc
+                if weight_decay:
+                    dw = dw - weight_decay * w.data
+                for p, d, vel in zip((w, b, c), (dw, db, dc), velocity):
+                    vel *= momentum
+                    vel += lr * d
+                    p.data += vel
                 rec = be.impl.rbm_visible_probs(be.impl.rbm_hidden_probs(v0, w.data, c.data), w.data, b.data)
                 err += float(np.square(rec - v0).sum())
             history["reconstruction_error"].append(err / x.size)
@@ -185,13 +196,15 @@ class DBN(Module):
             x = rbm.hidden_probs(x)
         return x
 
-    def pretrain(self, x, epochs, batch_size, k=1, lr=0.1, seed=0, persistent=False, progress=False):
+    def pretrain(self, x, epochs, batch_size, k=1, lr=0.1, seed=0, persistent=False, momentum=0.5,
+                 weight_decay=0.0, progress=False):
         """Greedy layer-wise training: RBM i learns the hidden probabilities of RBM i-1.
         Returns one history per RBM."""
         histories = []
         for i, rbm in enumerate(self.rbms):
             histories.append(rbm.fit(x, epochs, batch_size, k=k, persistent=persistent, lr=lr,
-                                     seed=seed + i, progress=progress))
+                                     seed=seed + i, momentum=momentum, weight_decay=weight_decay,
+                                     progress=progress))
             x = rbm.hidden_probs(x)
         return histories
 

@@ -38,6 +38,7 @@ class RNN(Module):
         self.w_hh = Parameter(uniform_init(rng, (h, h), bound, dtype), "w_hh")
         self.b = Parameter(uniform_init(rng, (h,), bound, dtype), "b")
         self.x = None
+        self.be = None
         self.dh0 = None
 
     def get_config(self):
