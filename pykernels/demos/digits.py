@@ -43,7 +43,7 @@ def run(name, args, out):
     x_train, y_train, x_test, y_test = load_digits_split(args.seed, args.fast)
     if name == "digits-cnn":
         x_train, x_test = x_train.reshape(-1, 1, 8, 8), x_test.reshape(-1, 1, 8, 8)
-    epochs = args.epochs or (5 if args.fast else 100)
+    epochs = args.epochs or (15 if args.fast else 100)
     model = build(name, args.seed)
     n_params = sum(p.data.size for p in model.parameters())
     out(f"{name}: {len(x_train)} training and {len(x_test)} held-out digits; {n_params} parameters")

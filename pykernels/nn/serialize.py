@@ -97,9 +97,11 @@ def load(path):
     try:
         with open(path, "rb") as f:
             raw = f.read()
+        if not raw.startswith(b"PK"):
+            if raw.startswith(b"\x93NUMPY"):
+                raise ValueError("it holds a single array (.npy), not a model archive")
+            raise ValueError("it is not a zip archive (.npz)" if raw else "it is empty")
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single array, not a model archive")
             if _META not in npz.files:
                 raise ValueError("it has no pykernels metadata (not written by model.save)")
             meta = json.loads(str(npz[_META][()]))
