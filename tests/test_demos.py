@@ -61,7 +61,7 @@ def test_binary_add():
 
 
 def test_char_rnn_shipped_text_and_text_option(tmp_path):
-    result, text = _run("char-rnn", "--fast")
+    result, text = _run("char-rnn", "--fast", "--batch-size", "8")
     from pykernels.demos.char_rnn import SHIPPED
 
     with open(SHIPPED, encoding="utf-8") as f:
