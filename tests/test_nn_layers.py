@@ -194,8 +194,11 @@ def test_bad_input_raises_clear_errors():
     lin = nn.Linear(3, 2)
     with pytest.raises(ValueError, match="Linear: input must have 3 features"):
         lin(np.zeros((4, 5), np.float32))
-    with pytest.raises(TypeError, match="dtype float64 but the layer's parameters are float32"):
-        lin(np.zeros((4, 3)))
+    y = lin(np.ones((4, 3)))  # real data of another dtype is converted to the parameters' dtype
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, lin(np.ones((4, 3), np.float32)))
+    with pytest.raises(TypeError, match="real numbers"):
+        lin(np.zeros((4, 3), np.complex64))
     with pytest.raises(TypeError, match="numpy.ndarray"):
         lin([[1.0, 2.0, 3.0]])
     with pytest.raises(ValueError, match="2-D"):

@@ -47,15 +47,16 @@ class Conv2d(Module):
                 "dtype": str(self.weight.data.dtype)}
 
     def _check(self, x):
-        check_input("Conv2d", x, self.weight.data.dtype, 4, "(N, C_in, H, W)")
+        x = check_input("Conv2d", x, self.weight.data.dtype, 4, "(N, C_in, H, W)")
         if x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2d: input must have {self.in_channels} channels (N, {self.in_channels}, H, W), got shape {x.shape}")
         out_hw("Conv2d", "input", x.shape, self.kernel_size, self.stride, self.padding)
         self._checked_shape = x.shape
+        return x
 
     def forward(self, x):
         if type(x) is not np.ndarray or x.shape != self._checked_shape or x.dtype != self.weight.data.dtype:
-            self._check(x)
+            x = self._check(x)
         be = _tensor.backend()
         x = _tensor.contiguous(be, x)
         self.x, self.be = x, be
@@ -68,9 +69,8 @@ class Conv2d(Module):
             raise RuntimeError("Conv2d.backward called before forward")
         oh, ow = out_hw("Conv2d", "input", x.shape, self.kernel_size, self.stride, self.padding)
         if type(dy) is not np.ndarray or dy.dtype != x.dtype or dy.shape != (x.shape[0], self.out_channels, oh, ow):
-            checks.float_array("Conv2d.backward", "dy", dy, ndim=4)
+            dy = check_input("Conv2d.backward", dy, x.dtype, 4, "dy (N, C_out, OH, OW)")
             checks.check_shape("Conv2d.backward", "dy", dy, (x.shape[0], self.out_channels, oh, ow))
-            checks.same_dtype("Conv2d.backward", dy=dy, x=x)
         dy = _tensor.contiguous(be, dy)
         dx, dw, db = be.impl.conv2d_backward(dy, x, self.weight.data, self.stride, self.padding)
         _tensor.accumulate(self.weight.grad, dw)

@@ -12,16 +12,17 @@ __all__ = ["Linear", "Flatten"]
 
 
 def check_input(where, x, dtype, ndim, what):
-    """TypeError/ValueError for an input that is not a float ndarray of ``dtype`` and rank ``ndim``."""
+    """``x`` as an ndarray of ``dtype`` and rank ``ndim``: TypeError for anything but a NumPy array of
+    real numbers, ValueError for the wrong rank.  A layer computes in its parameters' dtype, so real
+    input of another dtype (float64 data into a float32 model, integer or bool inputs) is converted —
+    the documented rule of the nn layer, like ``fit`` and ``predict``; the ops never convert."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{where}: input must be a numpy.ndarray, got {type(x).__name__}")
-    if x.dtype != dtype:
-        raise TypeError(
-            f"{where}: input has dtype {x.dtype} but the layer's parameters are {dtype} "
-            f"(cast the input, or convert the model with .astype({x.dtype}))"
-        )
+    if x.dtype.kind not in "fiub" or x.dtype.itemsize > 8:
+        raise TypeError(f"{where}: input must hold real numbers (float32/float64), got dtype {x.dtype}")
     if x.ndim != ndim:
         raise ValueError(f"{where}: input must be {ndim}-D {what}, got shape {x.shape}")
+    return x if x.dtype == dtype else x.astype(dtype)
 
 
 @register
@@ -58,7 +59,7 @@ class Linear(Module):
         if type(x) is not np.ndarray or x.ndim != 2 or x.shape[1] != self.in_features or x.dtype != w.dtype:
             if not isinstance(x, np.ndarray) or x.ndim < 2:
                 check_input("Linear", x, w.dtype, 2, "(N, in_features)")
-            check_input("Linear", x, w.dtype, x.ndim, "(N, in_features)")
+            x = check_input("Linear", x, w.dtype, x.ndim, "(N, in_features)")
             if x.shape[-1] != self.in_features:
                 raise ValueError(f"Linear: input must have {self.in_features} features (N, {self.in_features}), got shape {x.shape}")
         be = _tensor.backend()
@@ -78,7 +79,7 @@ class Linear(Module):
             raise RuntimeError("Linear.backward called before forward")
         want = self.lead + (self.out_features,)
         if type(dy) is not np.ndarray or dy.shape != want or dy.dtype != x.dtype:
-            check_input("Linear.backward", dy, x.dtype, len(want), "(N, out_features)")
+            dy = check_input("Linear.backward", dy, x.dtype, len(want), "(N, out_features)")
             if dy.shape != want:
                 raise ValueError(f"Linear.backward: dy must have shape {want}, got {dy.shape}")
         if dy.ndim != 2:

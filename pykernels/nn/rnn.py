@@ -47,14 +47,14 @@ class RNN(Module):
 
     def forward(self, x, h0=None):
         dtype = self.w_ih.data.dtype
-        check_input("RNN", x, dtype, 3, "(T, N, input_size)")
+        x = check_input("RNN", x, dtype, 3, "(T, N, input_size)")
         steps, n, size = x.shape
         if size != self.input_size or steps == 0:
             raise ValueError(f"RNN: input must have shape (T >= 1, N, {self.input_size}), got {x.shape}")
         if h0 is None:
             h0 = np.zeros((n, self.hidden_size), dtype=dtype)
         else:
-            check_input("RNN", h0, dtype, 2, "h0 (N, hidden_size)")
+            h0 = check_input("RNN", h0, dtype, 2, "h0 (N, hidden_size)")
             if h0.shape != (n, self.hidden_size):
                 raise ValueError(f"RNN: h0 must have shape {(n, self.hidden_size)}, got {h0.shape}")
         be = _tensor.backend()
@@ -67,7 +67,7 @@ class RNN(Module):
         if self.x is None:
             raise RuntimeError("RNN.backward called before forward")
         if type(dhs) is not np.ndarray or dhs.shape != self.hs.shape or dhs.dtype != self.hs.dtype:
-            check_input("RNN.backward", dhs, self.hs.dtype, 3, "(T, N, hidden_size)")
+            dhs = check_input("RNN.backward", dhs, self.hs.dtype, 3, "(T, N, hidden_size)")
             if dhs.shape != self.hs.shape:
                 raise ValueError(f"RNN.backward: dhs must have shape {self.hs.shape}, got {dhs.shape}")
         be = self.be
