@@ -229,6 +229,6 @@ class DBN(Module):
 def _bar(total, enabled, desc):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, leave=False)

@@ -224,6 +224,6 @@ class CharRNN(Module):
 def _progress(total, enabled):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(total=total, leave=False)

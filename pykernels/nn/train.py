@@ -91,7 +91,7 @@ def fit(model, loss, optimizer, x, y, *, epochs, batch_size, validation=None, ea
     batches = (n + batch_size - 1) // batch_size
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         bar = tqdm(total=epochs * batches, desc="fit", unit="batch", leave=False)
     best, best_loss, waited = None, np.inf, 0
