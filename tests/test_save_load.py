@@ -158,3 +158,22 @@ def test_save_rejects_non_models(tmp_path):
 
     with pytest.raises(TypeError, match="Module"):
         save({"w": np.zeros(2)}, tmp_path / "x.npz")
+
+
+def test_absurd_array_header_raises_value_error(tmp_path):
+    """A crafted archive whose array header claims an enormous shape: a clear error, no MemoryError."""
+    path = _saved(tmp_path)
+    with zipfile.ZipFile(path) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    data = members["param_000.npy"]
+    old, big = b"'shape': (8, 4), }", b"'shape': (8000000000000, 4), }"
+    assert old in data
+    pad = len(big) - len(old)
+    end = data.index(b"\n")  # the header keeps its length: take the extra characters from its padding
+    members["param_000.npy"] = data[:end - pad].replace(old, big) + data[end:]
+    assert len(members["param_000.npy"]) == len(data)
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(ValueError, match="model.npz"):
+        nn.load(path)

@@ -114,7 +114,8 @@ def load(path):
         raise
     except ValueError as exc:
         raise ValueError(f"{where} is not a valid pykernels model file: {exc}") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, TypeError, UnicodeDecodeError,
+            MemoryError, OverflowError) as exc:
         raise ValueError(f"{where} is not a valid pykernels model file (truncated or corrupted?): "
                          f"{type(exc).__name__}: {exc}") from None
     for i, (a, info) in enumerate(zip(arrays, meta["params"])):
