@@ -83,6 +83,9 @@ def test_charrnn_gradient(backend, rng):
         dy = rng.standard_normal(logits.shape)
         model.zero_grad()
         assert model.backward(dy) is None
+        np.testing.assert_array_equal(model.forward(np.eye(4)[idx]), logits)  # one-hot rows work too
+        model.zero_grad()
+        model.backward(dy)
 
         def f():
             return float(np.sum(model.forward(idx) * dy))

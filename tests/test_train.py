@@ -209,5 +209,8 @@ def test_perceptron_rule():
     p.fit(x[:1], np.array([1]), max_epochs=1)  # one mistake on a positive: add the input, bias += 1
     np.testing.assert_array_equal(p.w.data, [0, 0])
     assert p.b.data[0] == 1
+    pm = nn.Perceptron(2)  # Rosenblatt's -1/+1 labels
+    assert pm.fit(x, np.array([-1, 1, 1, 1]), max_epochs=20)
+    np.testing.assert_array_equal(pm.predict(x), [-1, 1, 1, 1])
     with pytest.raises(ValueError, match="labels of 0 or 1"):
         nn.Perceptron(2).fit(x, np.array([0, 1, 2, 0]))

@@ -129,11 +129,16 @@ class CharRNN(Module):
         return "".join(self.vocab[int(i)] for i in indices)
 
     def forward(self, indices, h0=None):
-        if not isinstance(indices, np.ndarray) or indices.dtype.kind not in "iu" or indices.ndim != 2:
-            raise TypeError("CharRNN: input must be an int array of character indices (T, N)")
-        if indices.size and (indices.min() < 0 or indices.max() >= len(self.vocab)):
-            raise ValueError(f"CharRNN: character indices must lie in [0, {len(self.vocab)})")
-        x = _tensor.one_hot(indices, len(self.vocab), self.rnn.w_ih.data.dtype)
+        """``indices``: int character indices (T, N), or their one-hot rows (T, N, V) as floats."""
+        v = len(self.vocab)
+        if isinstance(indices, np.ndarray) and indices.dtype.kind == "f" and indices.ndim == 3 and indices.shape[2] == v:
+            x = indices
+        else:
+            if not isinstance(indices, np.ndarray) or indices.dtype.kind not in "iu" or indices.ndim != 2:
+                raise TypeError(f"CharRNN: input must be int character indices (T, N) or one-hot rows (T, N, {v})")
+            if indices.size and (indices.min() < 0 or indices.max() >= v):
+                raise ValueError(f"CharRNN: character indices must lie in [0, {v})")
+            x = _tensor.one_hot(indices, v, self.rnn.w_ih.data.dtype)
         hs = self.rnn.forward(x, h0)
         return self.out.forward(hs)
 
