@@ -37,10 +37,6 @@ def contiguous(be, x):
     return x
 
 
-def is_array(x):
-    return isinstance(x, np.ndarray)
-
-
 def zeros_like(x):
     return np.zeros_like(x)
 
