@@ -86,3 +86,28 @@ def test_command_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pykernels", "demo", "char-rnn", "--help"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and "--text" in proc.stdout and "--fast" in proc.stdout
+
+
+def _shared_data(name):
+    """``shared/data/NAME`` beside the checkout (or any folder above it), or $PYKERNELS_DATA/NAME."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.environ.get("PYKERNELS_DATA", "")]
+    while True:
+        candidates.append(os.path.join(here, "shared", "data"))
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    for folder in candidates:
+        path = os.path.join(folder, name)
+        if folder and os.path.isfile(path):
+            return path
+    pytest.skip(f"{name} not found in ../shared/data or $PYKERNELS_DATA")
+
+
+def test_char_rnn_on_tinyshakespeare():
+    path = _shared_data("tinyshakespeare.txt")
+    result, text = _run("char-rnn", "--text", path, "--steps", "200", "--batch-size", "8", "--sample", "80")
+    assert result["baseline"] == pytest.approx(math.log(65))
+    assert result["loss"][-1] < 0.85 * result["baseline"], result["loss"]
+    assert "tinyshakespeare.txt: 1115394 characters" in text
