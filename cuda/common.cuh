@@ -18,12 +18,20 @@
 #include <string>
 #include <utility>
 
+// PK_CUDA_SIM is set by the build (cuda/CMakeLists.txt) for every file of a module: 1 in
+// pykernels._cudasim, 0 in pykernels._cuda, whose host-only .cpp files (bindings) are compiled by
+// the C++ compiler against <cuda_runtime.h>. Without it: nvcc means the real runtime.
+#if !defined(PK_CUDA_SIM)
 #if defined(__CUDACC__)
-#include <cuda_runtime.h>
 #define PK_CUDA_SIM 0
 #else
-#include "sim/simt.h"
 #define PK_CUDA_SIM 1
+#endif
+#endif
+#if PK_CUDA_SIM
+#include "sim/simt.h"
+#else
+#include <cuda_runtime.h>
 #endif
 
 namespace pk::cuda {
@@ -31,6 +39,7 @@ namespace pk::cuda {
 // A failed CUDA call becomes a C++ exception (a Python RuntimeError through pybind11).
 inline void check(cudaError_t err, const char* what, const char* file, int line) {
   if (err != cudaSuccess) {
+    cudaGetLastError();  // reset the thread's last error: the next launch check must not see this one
     throw std::runtime_error(std::string("CUDA error: ") + cudaGetErrorString(err) + " (" + what + " at " + file +
                              ":" + std::to_string(line) + ")");
   }
@@ -45,10 +54,13 @@ void launch(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, Args&&... args
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;  // an empty problem launches nothing
 #if PK_CUDA_SIM
   ::pk::sim::launch(kernel, grid, block, std::forward<Args>(args)...);
-#else
+#elif defined(__CUDACC__)
   kernel<<<grid, block>>>(std::forward<Args>(args)...);
-  PK_CUDA_CHECK(cudaGetLastError());
+#else
+  static_assert(sizeof...(Args) < 0, "kernels are launched from .cu files (compiled by nvcc)");
 #endif
+  // A bad configuration (e.g. more than 1024 threads per block) fails here, in both builds.
+  PK_CUDA_CHECK(cudaGetLastError());
 }
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

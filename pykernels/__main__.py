@@ -39,6 +39,14 @@ def cmd_info(_args):
     else:
         state = "CUDA module: built, no device"
     print(state + (f" ({status['reason']})" if status.get("reason") else ""))
+    sim, reason = _backend._get("cuda-sim")
+    if sim is None:
+        print(f"cuda-sim: not built ({reason})")
+    else:
+        line = f"cuda-sim: built (SIMT emulator of the CUDA kernels); op families {', '.join(sim.impl.FAMILIES)}"
+        if sim.impl.PENDING_FAMILIES:
+            line += f"; no CUDA kernels yet for {', '.join(sim.impl.PENDING_FAMILIES)}"
+        print(line)
     return 0
 
 

@@ -14,6 +14,8 @@ import threading
 
 import numpy as np
 
+from pykernels.backends.device import DeviceView, describe, is_device_array
+
 _ORDER = ("cuda", "cpu", "numpy")  # fastest first
 _ALL = _ORDER + ("cuda-sim",)
 
@@ -21,13 +23,25 @@ _ALL = _ORDER + ("cuda-sim",)
 class Backend:
     """One backend: its name, its op module, and how arrays are handed to it."""
 
+    device = False  # takes device arrays (DeviceBackend)
+
     def __init__(self, name, impl, *, contiguous):
         self.name = name
         self.impl = impl
         self.contiguous = contiguous
 
+    def host_only(self, *arrays):
+        """TypeError when a device array (``__cuda_array_interface__``) reaches a host backend."""
+        for a in arrays:
+            if a is not None and not isinstance(a, np.ndarray) and is_device_array(a):
+                raise TypeError(
+                    f"backend {self.name!r} takes NumPy arrays, got a {describe(a)}; use backend='cuda' "
+                    "or copy it to the host first"
+                )
+
     def arrays(self, *arrays):
         """Arrays as this backend's kernels want them (None passes through)."""
+        self.host_only(*arrays)
         if not self.contiguous:
             return arrays if len(arrays) != 1 else arrays[0]
         # NOTE: not np.ascontiguousarray, which turns a 0-d array into a 1-d one.
@@ -36,6 +50,26 @@ class Backend:
 
     def __repr__(self):
         return f"Backend({self.name!r})"
+
+
+class DeviceBackend(Backend):
+    """"cuda" and "cuda-sim": NumPy arrays are made C-contiguous (the op layer copies them to the
+    device), device arrays pass through as DeviceView (pykernels/backends/cuda/runtime.py stages them)."""
+
+    device = True
+
+    def __init__(self, name, impl):
+        super().__init__(name, impl, contiguous=True)
+
+    def host_only(self, *arrays):
+        pass
+
+    def arrays(self, *arrays):
+        out = tuple(
+            None if a is None else (np.asarray(a, order="C") if isinstance(a, np.ndarray) else DeviceView.of(a))
+            for a in arrays
+        )
+        return out if len(out) != 1 else out[0]
 
 
 _cache: dict = {}
@@ -54,18 +88,12 @@ def _load(name):
         except ImportError as exc:  # not built, or built for another interpreter
             return None, f"the C++ extension pykernels._cpu did not import ({exc})"
         return Backend("cpu", mod, contiguous=True), None
-    if name == "cuda-sim":
-        try:
-            mod = importlib.import_module("pykernels._cudasim")
-        except ImportError as exc:
-            return None, f"the CUDA emulation module pykernels._cudasim did not import ({exc})"
-        return Backend("cuda-sim", mod, contiguous=True), None
-    if name == "cuda":
+    if name in ("cuda", "cuda-sim"):
         try:
             from pykernels.backends import cuda as cuda_backend
         except ImportError as exc:
-            return None, f"the CUDA backend is not built ({exc})"
-        return cuda_backend.load()
+            return None, f"the CUDA backend layer did not import ({exc})"
+        return cuda_backend.load() if name == "cuda" else cuda_backend.load_sim()
     raise AssertionError(name)
 
 

@@ -6,14 +6,14 @@ __all__ = ["sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "relu", "relu
 
 
 def _forward(op, x, backend):
-    checks.float_array(op, "x", x)
+    x = checks.float_array(op, "x", x)
     be = _backend.resolve(backend)
     return getattr(be.impl, op)(be.arrays(x))
 
 
 def _backward(op, saved_name, saved, dy, backend):
-    checks.float_array(op, saved_name, saved)
-    checks.float_array(op, "dy", dy)
+    saved = checks.float_array(op, saved_name, saved)
+    dy = checks.float_array(op, "dy", dy)
     checks.same_dtype(op, **{saved_name: saved, "dy": dy})
     if saved.shape != dy.shape:
         raise ValueError(f"{op}: '{saved_name}' and 'dy' must have the same shape, got {saved.shape} and {dy.shape}")

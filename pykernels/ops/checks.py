@@ -10,6 +10,8 @@ import operator
 
 import numpy as np
 
+from pykernels.backends.device import DeviceView, is_device_array
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -19,18 +21,48 @@ def _describe(x):
     return type(x).__name__
 
 
+def device_view(op, name, x):
+    """The DeviceView of a device array argument (``__cuda_array_interface__``); only the cuda
+    backends accept them, the others raise TypeError when they receive one."""
+    try:
+        return DeviceView.of(x)
+    except TypeError as exc:
+        raise TypeError(f"{op}: argument '{name}': {exc}") from None
+
+
 def float_array(op, name, x, *, ndim=None, min_ndim=None):
-    """``x`` as a float32/float64 ndarray of the given rank (TypeError / ValueError otherwise)."""
+    """``x`` as a float32/float64 ndarray (or DeviceView of a device array) of the given rank
+    (TypeError / ValueError otherwise)."""
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{op}: argument '{name}' must be a numpy.ndarray of float32 or float64, got {_describe(x)}")
+        if not is_device_array(x):
+            raise TypeError(
+                f"{op}: argument '{name}' must be a numpy.ndarray of float32 or float64, got {_describe(x)}")
+        x = device_view(op, name, x)
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{op}: argument '{name}' must have dtype float32 or float64, got {x.dtype}")
     check_ndim(op, name, x, ndim=ndim, min_ndim=min_ndim)
     return x
 
 
+def _device_to_host(op, name, view):
+    """Host copy of a (small) device array whose values validation must read, e.g. labels."""
+    obj = view.obj
+    for method in ("get", "copy_to_host"):  # DeviceArray, pycuda, CuPy / Numba
+        fn = getattr(obj, method, None)
+        if callable(fn):
+            return np.asarray(fn())
+    raise TypeError(f"{op}: argument '{name}': cannot read a {type(obj).__name__} on the host; pass a NumPy array")
+
+
 def int_array(op, name, x, *, ndim=None):
-    """``x`` as an int64 ndarray (any integer dtype accepted; bool, float and others are a TypeError)."""
+    """``x`` as an int64 ndarray (any integer dtype accepted; bool, float and others are a TypeError).
+    A device array of integers is copied to the host (its values are checked there)."""
+    if not isinstance(x, np.ndarray) and is_device_array(x):
+        view = device_view(op, name, x)
+        if view.dtype.kind not in "iu":
+            raise TypeError(f"{op}: argument '{name}' must have an integer dtype, got {view.dtype}")
+        check_ndim(op, name, view, ndim=ndim)
+        x = _device_to_host(op, name, view)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{op}: argument '{name}' must be a numpy.ndarray of integers, got {_describe(x)}")
     if x.dtype.kind not in "iu":

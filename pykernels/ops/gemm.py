@@ -33,12 +33,13 @@ def _resolve(backend):
 
 
 def _validate(a, b, c, alpha, beta, trans_a, trans_b):
-    """The full checks, with messages (checks.py); returns alpha, beta, trans_a, trans_b, m, n."""
+    """The full checks, with messages (checks.py); returns a, b, c (device arrays as DeviceView),
+    alpha, beta, trans_a, trans_b."""
     op = "gemm"
-    checks.float_array(op, "a", a, ndim=2)
-    checks.float_array(op, "b", b, ndim=2)
+    a = checks.float_array(op, "a", a, ndim=2)
+    b = checks.float_array(op, "b", b, ndim=2)
     if c is not None:
-        checks.float_array(op, "c", c, ndim=2)
+        c = checks.float_array(op, "c", c, ndim=2)
     checks.same_dtype(op, a=a, b=b, c=c)
     alpha = checks.real(op, "alpha", alpha)
     beta = checks.real(op, "beta", beta)
@@ -53,7 +54,7 @@ def _validate(a, b, c, alpha, beta, trans_a, trans_b):
         )
     if c is not None:
         checks.check_shape(op, "c", c, (m, n))
-    return alpha, beta, trans_a, trans_b
+    return a, b, c, alpha, beta, trans_a, trans_b
 
 
 def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, backend=None):
@@ -86,7 +87,8 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, bac
         alpha = float(alpha)
         beta = float(beta)
     else:
-        alpha, beta, trans_a, trans_b = _validate(a, b, c, alpha, beta, trans_a, trans_b)
+        a, b, c, alpha, beta, trans_a, trans_b = _validate(a, b, c, alpha, beta, trans_a, trans_b)
+        _resolve(backend).host_only(a, b, c)  # device arrays: cuda backends only
     be = _resolve(backend)
     if be.contiguous and not (
         a.flags.c_contiguous and b.flags.c_contiguous and (c is None or c.flags.c_contiguous)

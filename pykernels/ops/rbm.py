@@ -1,4 +1,6 @@
 """Binary RBM: dispatch and validation.  Math and random stream: pykernels/reference/rbm.py."""
+import numpy as np
+
 from pykernels import _backend
 from pykernels.ops import checks
 from pykernels.random import check_seed
@@ -68,9 +70,13 @@ def rbm_cd(v0, w, b, c, k=1, *, seed, counter=0, chain=None, backend=None):
         n = _machine(op, w, b, c, v0=(v0, "visible"))
     else:
         n = _machine(op, w, b, c, v0=(v0, "visible"), chain=(chain, "visible"))
-        # Cheap next to the products: one pass over (N, n_visible).
-        if ((chain != 0) & (chain != 1)).any():
-            bad = chain[(chain != 0) & (chain != 1)][0]
+        # Cheap next to the products: one pass over (N, n_visible) (a device array's values are
+        # read on the host).
+        values = chain
+        if not isinstance(chain, np.ndarray):
+            values = checks._device_to_host(op, "chain", checks.device_view(op, "chain", chain))
+        if ((values != 0) & (values != 1)).any():
+            bad = values[(values != 0) & (values != 1)][0]
             raise ValueError(f"{op}: argument 'chain' must hold only 0 and 1 (binary units), got {float(bad)}")
     if n == 0:
         raise ValueError(f"{op}: the statistics average over the batch, which is empty (N = 0)")

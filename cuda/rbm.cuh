@@ -1,0 +1,34 @@
+// Binary restricted Boltzmann machine on the GPU (device pointers); the math, the random stream and
+// the order of the draws are stated in pykernels/reference/rbm.py, the CPU twin is csrc/rbm.h.
+// Arrays are row-major and contiguous: w (nh, nv), b (nv), c (nh), visible batches (n, nv), hidden
+// batches (n, nh).
+#pragma once
+#include <cstdint>
+
+#include "common.cuh"
+
+namespace pk::cuda {
+
+// ph = sigmoid(v @ w^T + c)
+template <class T>
+void rbm_hidden_probs(const T* v, const T* w, const T* c, T* ph, int64_t n, int64_t nv, int64_t nh);
+
+// pv = sigmoid(h @ w + b)
+template <class T>
+void rbm_visible_probs(const T* h, const T* w, const T* b, T* pv, int64_t n, int64_t nv, int64_t nh);
+
+// k Gibbs steps from v0 into vk (n, nv), then hk (n, nh) ~ P(h | vk); counters counter .. counter + 2k.
+template <class T>
+void rbm_gibbs(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t seed, uint64_t counter, T* vk,
+               T* hk, int64_t n, int64_t nv, int64_t nh);
+
+// CD-k statistics; the negative chain starts at `chain` (persistent CD) or at v0 when chain is null,
+// and ends in chain_out (n, nv).  n >= 1.
+template <class T>
+void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t seed, uint64_t counter,
+            const T* chain, T* dw, T* db, T* dc, T* chain_out, int64_t n, int64_t nv, int64_t nh);
+
+// The first n uniforms of the (seed, counter) stream (pykernels.random.uniform) into device memory.
+void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n);
+
+}  // namespace pk::cuda
