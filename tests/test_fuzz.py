@@ -275,3 +275,21 @@ def test_absurd_sizes_raise(backend):
                                                        backend=backend)):
         with pytest.raises(ALLOWED):
             call()
+
+
+@pytest.mark.parametrize("op", ["col2im", "avg_pool2d_backward", "max_pool2d_backward"])
+def test_overflowing_x_shape_is_refused_before_any_kernel(backend, op):
+    """An x_shape whose element count overflows int64 is a ValueError at the boundary (the kernels
+    compute plane sizes in int64, where it would be undefined behaviour)."""
+    huge = (1, 1, 2**40, 2**40)
+    calls = {
+        "col2im": lambda: pykernels.col2im(np.zeros((1, 1), np.float32), huge, (2**40, 2**40),
+                                           backend=backend),
+        "avg_pool2d_backward": lambda: pykernels.avg_pool2d_backward(np.zeros((1, 1, 1, 1), np.float32), huge, 2**40,
+                                                                     backend=backend),
+        "max_pool2d_backward": lambda: pykernels.max_pool2d_backward(np.zeros((1, 1, 1, 1), np.float32),
+                                                                     np.zeros((1, 1, 1, 1), np.int64), huge,
+                                                                     backend=backend),
+    }
+    with pytest.raises(ValueError, match="x_shape"):
+        calls[op]()

@@ -3,6 +3,8 @@ Math: pykernels/reference/conv.py.
 
 The window helpers (window_args, out_hw, shape4) are shared with pykernels/ops/pool.py.
 """
+import math
+
 from pykernels import _backend
 from pykernels.ops import checks
 
@@ -44,7 +46,13 @@ def shape4(op, x_shape):
         raise TypeError(f"{op}: argument 'x_shape' must be a tuple of 4 ints (N, C, H, W), got {type(x_shape).__name__}")
     if len(x_shape) != 4:
         raise ValueError(f"{op}: argument 'x_shape' must have 4 entries (N, C, H, W), got {tuple(x_shape)!r}")
-    return tuple(checks.integer(op, "x_shape", v, minimum=0) for v in x_shape)
+    shape = tuple(checks.integer(op, "x_shape", v, minimum=0) for v in x_shape)
+    # NOTE: the kernels compute plane and array sizes in int64; refuse shapes whose element count
+    # could overflow them (NumPy could not allocate such an array anyway).
+    if math.prod(shape) > checks.MAX_SIZE // 8:
+        raise ValueError(f"{op}: argument 'x_shape' {shape} describes {math.prod(shape)} elements, more than "
+                         f"an array can hold ({checks.MAX_SIZE // 8})")
+    return shape
 
 
 def _weights(op, x, w):

@@ -1,0 +1,214 @@
+"""Module, Parameter, Sequential and the seeded initialisation shared by the layers.
+
+A module computes ``forward(x)`` (also ``module(x)``) and, given the upstream gradient ``dy``,
+``backward(dy)`` → the gradient with respect to its input, adding the gradients of its parameters
+into their ``.grad`` (``zero_grad()`` clears them).  No autograd tape: each layer keeps what its
+backward pass needs from the last forward pass (named for what it holds: ``x``, ``y``, ``indices``).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from pykernels.nn import _tensor
+
+__all__ = ["Parameter", "Module", "Sequential", "manual_seed", "register"]
+
+_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+
+# Initialisation draws from one seeded generator (PyTorch-like: a program that builds the same
+# layers in the same order gets the same weights); ``seed=`` on a layer overrides it.
+_init_rng = np.random.default_rng(0)
+
+
+def manual_seed(seed):
+    """Reseed the generator that initialises layers built without ``seed=``."""
+    global _init_rng
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise TypeError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
+    _init_rng = np.random.default_rng(int(seed))
+
+
+def init_rng(seed=None):
+    if seed is None:
+        return _init_rng
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+def check_dtype(where, dtype):
+    dtype = np.dtype(dtype)
+    if dtype not in _FLOAT:
+        raise TypeError(f"{where}: dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def uniform_init(rng, shape, bound, dtype):
+    """U(-bound, bound) of ``shape`` (PyTorch's default for Linear/Conv2d/RNN with bound 1/sqrt(fan_in))."""
+    return rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+def size_arg(where, name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: argument '{name}' must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{where}: argument '{name}' must be >= {minimum}, got {value}")
+    return int(value)
+
+
+class Parameter:
+    """A trainable array ``data`` with its gradient ``grad`` (same shape and dtype) and a ``name``."""
+
+    __slots__ = ("data", "grad", "name")
+
+    def __init__(self, data, name):
+        self.data = data
+        self.grad = _tensor.zeros_like(data)
+        self.name = name
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    def __repr__(self):
+        return f"Parameter({self.name!r}, shape={tuple(self.data.shape)}, dtype={self.data.dtype})"
+
+
+_REGISTRY: dict = {}
+
+
+def register(cls):
+    """Class decorator: the class can be rebuilt by ``pykernels.nn.load``."""
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+class Module:
+    """Base class of layers and models (see the module docstring)."""
+
+    training = True
+    _param_names: tuple = ()  # attributes holding this module's own Parameters, in order
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, x):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, dy):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def children(self):
+        """Sub-modules whose parameters belong to this one."""
+        return []
+
+    def parameters(self):
+        """Every Parameter of this module and its children, in a fixed order."""
+        params = [getattr(self, n) for n in self._param_names]
+        for child in self.children():
+            params.extend(child.parameters())
+        return params
+
+    def named_parameters(self, prefix=""):
+        out = [(prefix + p.name, p) for p in (getattr(self, n) for n in self._param_names)]
+        for i, child in enumerate(self.children()):
+            out.extend(child.named_parameters(f"{prefix}{i}."))
+        return out
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad[...] = 0
+
+    def train(self, mode=True):
+        self.training = bool(mode)
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    @property
+    def dtype(self):
+        params = self.parameters()
+        return params[0].data.dtype if params else None
+
+    def astype(self, dtype):
+        """Convert every parameter (and gradient) to ``dtype`` in place; returns self."""
+        dtype = check_dtype(type(self).__name__ + ".astype", dtype)
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = p.grad.astype(dtype)
+        return self
+
+    # --- what nn.load needs to rebuild the module: constructor arguments (JSON) -------------------
+    def get_config(self):
+        """Constructor keyword arguments as JSON-serialisable values."""
+        return {}
+
+    def spec(self):
+        return {"type": type(self).__name__, "config": self.get_config()}
+
+    @classmethod
+    def from_spec(cls, spec):
+        return cls(**spec["config"])
+
+    def save(self, path):
+        """Write the model to ``path`` (.npz, atomically: a crash mid-save leaves the old file)."""
+        from pykernels.nn.serialize import save
+
+        save(self, path)
+
+    def __repr__(self):
+        cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "dtype")
+        return f"{type(self).__name__}({cfg})"
+
+
+@register
+class Sequential(Module):
+    """Layers applied in order; backward runs them in reverse."""
+
+    def __init__(self, *layers):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} must be a pykernels.nn.Module, got {type(layer).__name__}")
+        self.layers = list(layers)
+
+    def children(self):
+        return self.layers
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dy):
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+    def spec(self):
+        return {"type": "Sequential", "config": {}, "layers": [layer.spec() for layer in self.layers]}
+
+    @classmethod
+    def from_spec(cls, spec):
+        from pykernels.nn.serialize import build
+
+        return cls(*[build(s) for s in spec["layers"]])
+
+    def __repr__(self):
+        inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"
