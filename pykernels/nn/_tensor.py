@@ -7,9 +7,11 @@ bias across the batch, column sums for its gradient, reshapes, elementwise losse
 gradient buffers — lives here, so that a device implementation can be slotted in for device arrays
 without touching the layers.
 
-NOTE: on the "cuda" backend the layers hand NumPy arrays to the kernels (copied to the device and
-back per op); keeping activations and parameters on the device needs device versions of these
-helpers (follow-up work, see README).
+Device residency: ``Module.to_device()`` moves a model's parameters and gradients to a cuda
+backend as DeviceArrays (pykernels/backends/cuda/runtime.py).  Every helper here then dispatches on
+its array: DeviceArrays go to the device versions (kernels: cuda/tensor.cu, called through
+pykernels/backends/cuda/tensor.py), NumPy arrays stay on the host, so a training step of a device
+model runs on device arrays and copies only the input batch in and the loss value out.
 """
 from __future__ import annotations
 
@@ -21,28 +23,76 @@ from pykernels import _backend
 _resolved: dict = {}
 
 
-def backend():
-    """The active Backend object (resolved once per name)."""
-    name = _backend.get_backend()
+def resolve(name):
+    """The Backend object called ``name`` (resolved once per name, so a device array's runtime is the
+    one its backend's ops expect)."""
     be = _resolved.get(name)
     if be is None:
         be = _resolved[name] = _backend.resolve(name)
     return be
 
 
+def is_device(x):
+    """True for a DeviceArray of the cuda backends (what ``Module.to_device`` puts parameters in)."""
+    from pykernels.backends.cuda.runtime import DeviceArray
+
+    return isinstance(x, DeviceArray)
+
+
+def backend(*arrays):
+    """The Backend of the first DeviceArray among ``arrays`` (a device model computes where its
+    arrays live), else the active backend."""
+    for a in arrays:
+        if a is not None and is_device(a):
+            return resolve(a.runtime.name)
+    return resolve(_backend.get_backend())
+
+
+def _impl(x):
+    return resolve(x.runtime.name).impl
+
+
 def contiguous(be, x):
     """``x`` as the backend's kernels want it (C order for compiled backends)."""
-    if be.contiguous and not x.flags.c_contiguous:
+    if isinstance(x, np.ndarray) and be.contiguous and not x.flags.c_contiguous:
         return np.ascontiguousarray(x)
     return x
 
 
+def on_device_of(x, like):
+    """``x`` copied to the device of ``like`` when ``like`` is a DeviceArray and ``x`` is a NumPy
+    array (the one upload of an input batch or of its targets); otherwise ``x`` itself."""
+    if like is not None and isinstance(x, np.ndarray) and is_device(like):
+        return like.runtime.to_device(np.ascontiguousarray(x))
+    return x
+
+
 def zeros_like(x):
+    if is_device(x):
+        return _impl(x).fill(x.runtime.empty(x.shape, x.dtype), 0.0)
     return np.zeros_like(x)
 
 
+def zero_(x):
+    """``x[...] = 0`` in place."""
+    if is_device(x):
+        _impl(x).fill(x, 0.0)
+    else:
+        x[...] = 0
+
+
 def copy(x):
+    if is_device(x):
+        return _impl(x).axpby(1.0, x)
     return np.array(x, copy=True)
+
+
+def assign(dst, src):
+    """``dst[...] = src`` in place (``src`` of dst's shape and dtype, on dst's side)."""
+    if is_device(dst):
+        _impl(dst).axpby(1.0, on_device_of(src, dst), out=dst)
+    else:
+        dst[...] = src
 
 
 def to_numpy(x):
@@ -56,38 +106,74 @@ def to_numpy(x):
 
 def add_bias_rows(y, b):
     """``y += b`` for y (N, F) and b (F,), in place; returns y."""
+    if is_device(y):
+        return _impl(y).add_bias_rows(y, on_device_of(b, y))
     y += b
     return y
 
 
 def add_bias_channels(y, b):
     """``y += b[c]`` for y (N, C, H, W), in place; returns y."""
+    if is_device(y):
+        return _impl(y).add_bias_channels(y, on_device_of(b, y))
     y += b.reshape(1, -1, 1, 1)
     return y
 
 
 def accumulate(grad, g):
     """``grad += g`` in place."""
-    grad += g
+    if is_device(grad):
+        _impl(grad).axpby(1.0, on_device_of(g, grad), 1.0, grad, out=grad)
+    else:
+        grad += to_numpy(g)
 
 
 def accumulate_column_sums(grad, dy):
     """``grad += dy.sum(axis=0)`` for dy (N, F)."""
-    grad += dy.sum(axis=0)
+    if is_device(grad):
+        _impl(grad).accumulate_column_sums(grad, on_device_of(dy, grad))
+    else:
+        grad += to_numpy(dy).sum(axis=0)
 
 
 def reshape(x, shape):
+    if is_device(x):
+        return _impl(x).view(x, shape)
     return x.reshape(shape)
 
 
 def mse(pred, target):
-    """``(mean((pred - target)**2), pred - target)``."""
+    """``(mean((pred - target)**2), pred - target)``; on the device only the loss value comes back."""
+    if is_device(pred):
+        impl = _impl(pred)
+        diff = impl.axpby(1.0, pred, -1.0, on_device_of(target, pred))
+        return float(impl.sum_squares(diff, 1.0 / diff.size).get()), diff
     diff = pred - target
     return float(np.vdot(diff, diff)) / diff.size, diff
 
 
 def mse_backward(diff, dloss=1.0):
+    if is_device(diff):
+        return _impl(diff).axpby(2.0 * dloss / diff.size, diff)
     return diff * (2.0 * dloss / diff.size)
+
+
+def new_hits(like):
+    """A running count of correct predictions (int64, shape (1,)) beside ``like``: on the device for a
+    DeviceArray (zeroed there, no copy), else a NumPy array."""
+    if is_device(like):
+        hits = like.runtime.empty((1,), np.int64)
+        like.runtime.native.memset(hits.ptr, 0, hits.nbytes)
+        return hits
+    return np.zeros(1, np.int64)
+
+
+def add_hits(hits, logits, labels):
+    """``hits += count(argmax(logits, axis=1) == labels)``, where the logits live."""
+    if is_device(logits) and is_device(labels) and is_device(hits):
+        _impl(logits).argmax_hits(logits, labels, hits)
+    else:
+        hits += int((to_numpy(logits).argmax(axis=1) == to_numpy(labels)).sum())
 
 
 def one_hot(indices, k, dtype):

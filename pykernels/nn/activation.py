@@ -20,7 +20,7 @@ class _Activation(Module):
     def forward(self, x):
         if type(x) is not np.ndarray or x.dtype not in checks.FLOAT_DTYPES:
             checks.float_array(type(self).__name__, "input", x)
-        be = _tensor.backend()
+        be = _tensor.backend(x)
         x = _tensor.contiguous(be, x)
         y = getattr(be.impl, self._op)(x)
         self.be, self.saved = be, (y if self._saves_output else x)

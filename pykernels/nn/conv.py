@@ -57,8 +57,8 @@ class Conv2d(Module):
     def forward(self, x):
         if type(x) is not np.ndarray or x.shape != self._checked_shape or x.dtype != self.weight.data.dtype:
             x = self._check(x)
-        be = _tensor.backend()
-        x = _tensor.contiguous(be, x)
+        be = _tensor.backend(self.weight.data, x)
+        x = _tensor.contiguous(be, _tensor.on_device_of(x, self.weight.data))
         self.x, self.be = x, be
         b = None if self.bias is None else self.bias.data
         return be.impl.conv2d(x, self.weight.data, b, self.stride, self.padding)

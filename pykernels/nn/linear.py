@@ -15,7 +15,15 @@ def check_input(where, x, dtype, ndim, what):
     """``x`` as an ndarray of ``dtype`` and rank ``ndim``: TypeError for anything but a NumPy array of
     real numbers, ValueError for the wrong rank.  A layer computes in its parameters' dtype, so real
     input of another dtype (float64 data into a float32 model, integer or bool inputs) is converted —
-    the documented rule of the nn layer, like ``fit`` and ``predict``; the ops never convert."""
+    the documented rule of the nn layer, like ``fit`` and ``predict``; the ops never convert.
+    A DeviceArray (a model on a cuda backend) must already have ``dtype``: device data is not converted."""
+    if _tensor.is_device(x):
+        if x.dtype != dtype:
+            raise TypeError(f"{where}: a device input must have the model's dtype {np.dtype(dtype)} (device arrays are "
+                            f"not converted), got {x.dtype}")
+        if x.ndim != ndim:
+            raise ValueError(f"{where}: input must be {ndim}-D {what}, got shape {x.shape}")
+        return x
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{where}: input must be a numpy.ndarray, got {type(x).__name__}")
     if x.dtype.kind not in "fiub" or x.dtype.itemsize > 8:
@@ -57,12 +65,13 @@ class Linear(Module):
         """x (N, in_features), or (..., in_features) as PyTorch, → (..., out_features)."""
         w = self.weight.data
         if type(x) is not np.ndarray or x.ndim != 2 or x.shape[1] != self.in_features or x.dtype != w.dtype:
-            if not isinstance(x, np.ndarray) or x.ndim < 2:
+            if not (isinstance(x, np.ndarray) or _tensor.is_device(x)) or x.ndim < 2:
                 check_input("Linear", x, w.dtype, 2, "(N, in_features)")
             x = check_input("Linear", x, w.dtype, x.ndim, "(N, in_features)")
             if x.shape[-1] != self.in_features:
                 raise ValueError(f"Linear: input must have {self.in_features} features (N, {self.in_features}), got shape {x.shape}")
-        be = _tensor.backend()
+        be = _tensor.backend(w, x)
+        x = _tensor.on_device_of(x, w)  # a device model: the batch is copied in once, here
         lead = x.shape[:-1]
         if x.ndim != 2:
             x = _tensor.reshape(x, (-1, self.in_features))
@@ -101,7 +110,7 @@ class Flatten(Module):
         self.x_shape = None
 
     def forward(self, x):
-        if not isinstance(x, np.ndarray) or x.ndim < 1:
+        if not (isinstance(x, np.ndarray) or _tensor.is_device(x)) or x.ndim < 1:
             raise TypeError(f"Flatten: input must be a numpy.ndarray with a batch axis, got {type(x).__name__}")
         self.x_shape = x.shape
         return _tensor.reshape(x, (x.shape[0], -1))

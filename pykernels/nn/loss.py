@@ -39,11 +39,12 @@ class SoftmaxCrossEntropy:
             checks.float_array(op, "target", target, ndim=2)
             checks.check_shape(op, "target", target, (n, k))
             checks.same_dtype(op, logits=logits, target=target)
-        be = _tensor.backend()
+        be = _tensor.backend(logits)
         logits, target = _tensor.contiguous(be, logits), _tensor.contiguous(be, target)
+        target = _tensor.on_device_of(target, logits)  # device logits: the targets go over once
         loss, self.probs = be.impl.softmax_cross_entropy(logits, target, reduction="mean")
         self.target, self.be = target, be
-        return float(loss)
+        return float(_tensor.to_numpy(loss))  # the one value a device step copies back
 
     def backward(self):
         if self.probs is None:

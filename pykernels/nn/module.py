@@ -119,7 +119,7 @@ class Module:
 
     def zero_grad(self):
         for p in self.parameters():
-            p.grad[...] = 0
+            _tensor.zero_(p.grad)
 
     def train(self, mode=True):
         self.training = bool(mode)
@@ -139,9 +139,51 @@ class Module:
         """Convert every parameter (and gradient) to ``dtype`` in place; returns self."""
         dtype = check_dtype(type(self).__name__ + ".astype", dtype)
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
-            p.grad = p.grad.astype(dtype)
+            if _tensor.is_device(p.data):
+                rt = p.data.runtime
+                p.data = rt.to_device(p.data.get().astype(dtype))
+                p.grad = rt.to_device(p.grad.get().astype(dtype))
+            else:
+                p.data = p.data.astype(dtype)
+                p.grad = p.grad.astype(dtype)
         return self
+
+    def to_device(self, backend=None):
+        """Move every parameter and gradient to the device of a cuda backend (``backend``, default the
+        active one: "cuda" or "cuda-sim") as DeviceArrays; returns self.
+
+        Training then stays there: forward/backward run on device arrays, optimizer state is kept
+        beside the parameters, and a step copies only the input batch (and targets) in and the loss
+        value out.  ``predict`` still returns NumPy, ``save`` downloads, ``to_host()`` moves back."""
+        from pykernels import _backend
+
+        name = _backend.get_backend() if backend is None else backend
+        if name not in ("cuda", "cuda-sim"):
+            raise ValueError(f"{type(self).__name__}.to_device: backend must be 'cuda' or 'cuda-sim' (the active "
+                             f"backend or backend=), got {name!r}")
+        rt = _tensor.resolve(name).impl.runtime
+        for p in self.parameters():
+            for attr in ("data", "grad"):
+                a = getattr(p, attr)
+                if _tensor.is_device(a) and a.runtime is rt:
+                    continue
+                setattr(p, attr, rt.to_device(np.ascontiguousarray(_tensor.to_numpy(a))))
+        return self
+
+    def to_host(self):
+        """Move every parameter and gradient back to NumPy arrays; returns self."""
+        for p in self.parameters():
+            p.data = np.ascontiguousarray(_tensor.to_numpy(p.data))
+            p.grad = np.ascontiguousarray(_tensor.to_numpy(p.grad))
+        return self
+
+    @property
+    def device(self):
+        """The cuda backend name the parameters live on ("cuda" / "cuda-sim"), or None (host)."""
+        params = self.parameters()
+        if params and _tensor.is_device(params[0].data):
+            return params[0].data.runtime.name
+        return None
 
     # --- what nn.load needs to rebuild the module: constructor arguments (JSON) -------------------
     def get_config(self):

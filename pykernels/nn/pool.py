@@ -27,7 +27,7 @@ class _Pool2d(Module):
             checks.float_array(self._name, "input", x, ndim=4)
             out_hw(self._name, "input", x.shape, self.kernel_size, self.stride, self.padding)
             self._checked = (x.shape, x.dtype)
-        be = _tensor.backend()
+        be = _tensor.backend(x)
         self.be, self.x_shape = be, x.shape
         return be, _tensor.contiguous(be, x)
 

@@ -48,7 +48,7 @@ def _snapshot(model):
 
 def _restore(model, snapshot):
     for p, data in zip(model.parameters(), snapshot):
-        p.data[...] = data
+        _tensor.assign(p.data, data)
 
 
 def fit(model, loss, optimizer, x, y, *, epochs, batch_size, validation=None, early_stopping=None,
@@ -99,7 +99,7 @@ def fit(model, loss, optimizer, x, y, *, epochs, batch_size, validation=None, ea
         for _ in range(epochs):
             model.train()
             order = rng.permutation(n)
-            total, correct = 0.0, 0
+            total, hits = 0.0, None
             for start in range(0, n, batch_size):
                 idx = order[start:start + batch_size]
                 xb, yb = x[idx], y[idx]
@@ -109,12 +109,19 @@ def fit(model, loss, optimizer, x, y, *, epochs, batch_size, validation=None, ea
                 model.backward(loss.backward())
                 optimizer.step()
                 if classify:
-                    correct += int((out.argmax(axis=1) == yb).sum())
+                    # NOTE: on a device model the count stays on the device (the loss uploaded the
+                    # labels once as loss.target); it is read once per epoch.
+                    labels = getattr(loss, "target", None)
+                    if labels is None or not _tensor.is_device(labels):
+                        labels = yb
+                    if hits is None:
+                        hits = _tensor.new_hits(out)
+                    _tensor.add_hits(hits, out, labels)
                 if bar is not None:
                     bar.update(1)
             history["loss"].append(total / n)
             if classify:
-                history["accuracy"].append(correct / n)
+                history["accuracy"].append(int(_tensor.to_numpy(hits)[0]) / n)
             if validation is not None:
                 out = predict(model, xv)
                 val_loss = float(loss(out, yv))

@@ -2,7 +2,9 @@
 
 Parameters (``pykernels.nn.Parameter``) are updated in place, so the arrays a layer holds stay the
 same objects between steps; optimizer state (momentum buffers, Adam moments) is allocated once,
-beside each parameter, in its dtype.
+beside each parameter, in its dtype.  For a model on a cuda backend (``Module.to_device()``) the
+state lives on the device beside the parameters, each update is one fused kernel, and a model moved
+after its optimizer was built carries its state along at the next step.
 """
 from __future__ import annotations
 
@@ -38,8 +40,10 @@ class Optimizer:
         self.steps = 0
 
     def zero_grad(self):
+        from pykernels.nn import _tensor
+
         for p in self.params:
-            p.grad[...] = 0
+            _tensor.zero_(p.grad)
 
     def step(self):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -58,6 +62,7 @@ class SGD(Optimizer):
     def step(self):
         first = self.steps == 0
         self.steps += 1
+        self.buffers = [_update.placed(buf, p.data) for p, buf in zip(self.params, self.buffers)]
         for p, buf in zip(self.params, self.buffers):
             _update.sgd(p.data, p.grad, buf, lr=self.lr, momentum=self.momentum,
                         weight_decay=self.weight_decay, first=first)
@@ -84,6 +89,8 @@ class Adam(Optimizer):
     def step(self):
         self.steps += 1
         b1, b2 = self.betas
+        for state in (self.m, self.v, self.tmp):
+            state[:] = [_update.placed(s, p.data) for p, s in zip(self.params, state)]
         for p, m, v, tmp in zip(self.params, self.m, self.v, self.tmp):
             _update.adam(p.data, p.grad, m, v, tmp, step=self.steps, lr=self.lr, beta1=b1, beta2=b2,
                          eps=self.eps, weight_decay=self.weight_decay)
