@@ -434,3 +434,43 @@ def test_device_input_must_have_the_model_dtype(dev):
         model(_up(impl, np.zeros((2, 11))))
     out = model(_up(impl, np.zeros((2, 11), np.float32)))  # a device batch is used in place
     assert isinstance(out, DeviceArray) and out.shape == (2, 4)
+
+
+def test_char_rnn_fit_on_device(dev, monkeypatch):
+    """CharRNN.fit (Adam, elementwise gradient clipping, hidden state carried between windows) on the
+    device: the cpu backend's losses and weights, state on the device, and per step only the one-hot
+    window and its labels go over and the loss value comes back."""
+    name, impl = dev
+    text = "the quick brown fox jumps over the lazy dog; " * 6
+    kw = dict(steps=6, seq_length=8, batch_size=2, lr=0.05, clip=0.5, seed=3, log_every=1)
+    with pk.use_backend("cpu"):
+        ref = nn.CharRNN(text, 12, seed=4)
+        ref_hist = ref.fit(text, **kw)
+    model = nn.CharRNN(text, 12, seed=4).to_device(name)
+    spy = _CopySpy(monkeypatch, impl)
+    hist = model.fit(text, **kw)
+    assert spy.dtoh == kw["steps"] and spy.htod == 2 * kw["steps"]
+    np.testing.assert_allclose(hist["loss"], ref_hist["loss"], rtol=1e-4)
+    for p, q in zip(model.parameters(), ref.parameters()):
+        assert isinstance(p.data, DeviceArray) and isinstance(p.grad, DeviceArray)
+        np.testing.assert_allclose(p.data.get(), q.data, rtol=1e-4, atol=1e-5, err_msg=p.name)
+    assert isinstance(model.rnn.hs, DeviceArray)
+    with pk.use_backend("cpu"):
+        got, want = model.sample("the ", 20, seed=1), ref.sample("the ", 20, seed=1)
+    assert len(got) == 24 and got.startswith("the ")
+    if name == "cuda-sim":  # same weights, same draws (a GPU's FMA rounding could flip a close draw)
+        assert got == want
+
+
+def test_last_is_a_view_of_the_last_step(dev, rng):
+    _, impl = dev
+    x = rng.standard_normal((4, 3, 5))
+    xd = _up(impl, x)
+    np.testing.assert_array_equal(impl.last(xd).get(), x[-1])
+    v = impl.view(xd, (2, 2, 15))
+    np.testing.assert_array_equal(impl.last(impl.last(v)).get(), x.reshape(2, 2, 15)[-1, -1])
+    impl.fill(impl.last(xd), 0.0)
+    x[-1] = 0
+    np.testing.assert_array_equal(xd.get(), x)
+    with pytest.raises(ValueError, match="last: argument 'x' must have a non-empty first axis"):
+        impl.last(_up(impl, np.zeros((0, 3))))

@@ -136,6 +136,20 @@ def accumulate_column_sums(grad, dy):
         grad += to_numpy(dy).sum(axis=0)
 
 
+def zeros(shape, dtype, like=None):
+    """A zero array of ``shape`` beside ``like`` (on its device when it is a DeviceArray)."""
+    if like is not None and is_device(like):
+        return _impl(like).fill(like.runtime.empty(shape, dtype), 0.0)
+    return np.zeros(shape, dtype)
+
+
+def last(x):
+    """``x[-1]`` (a view of a device array, no copy)."""
+    if is_device(x):
+        return _impl(x).last(x)
+    return x[-1]
+
+
 def reshape(x, shape):
     if is_device(x):
         return _impl(x).view(x, shape)

@@ -51,14 +51,16 @@ class RNN(Module):
         steps, n, size = x.shape
         if size != self.input_size or steps == 0:
             raise ValueError(f"RNN: input must have shape (T >= 1, N, {self.input_size}), got {x.shape}")
+        w = self.w_ih.data
         if h0 is None:
-            h0 = np.zeros((n, self.hidden_size), dtype=dtype)
+            h0 = _tensor.zeros((n, self.hidden_size), dtype, like=w)
         else:
             h0 = check_input("RNN", h0, dtype, 2, "h0 (N, hidden_size)")
             if h0.shape != (n, self.hidden_size):
                 raise ValueError(f"RNN: h0 must have shape {(n, self.hidden_size)}, got {h0.shape}")
-        be = _tensor.backend()
-        x, h0 = _tensor.contiguous(be, x), _tensor.contiguous(be, h0)
+        be = _tensor.backend(w, x)
+        # a device model: the input goes over once, here
+        x, h0 = _tensor.contiguous(be, _tensor.on_device_of(x, w)), _tensor.contiguous(be, _tensor.on_device_of(h0, w))
         self.hs = be.impl.rnn_forward(x, h0, self.w_ih.data, self.w_hh.data, self.b.data)
         self.x, self.h0, self.be = x, h0, be
         return self.hs
@@ -180,14 +182,14 @@ class CharRNN(Module):
             chunk = data[idx]  # (T + 1, N)
             logits = self.forward(chunk[:-1], h)
             v = len(self.vocab)
-            loss = loss_fn(logits.reshape(-1, v), chunk[1:].reshape(-1))
+            loss = loss_fn(_tensor.reshape(logits, (-1, v)), chunk[1:].reshape(-1))
             optimizer.zero_grad()
-            self.backward(loss_fn.backward().reshape(logits.shape))
+            self.backward(_tensor.reshape(loss_fn.backward(), logits.shape))
             if clip:
                 for p in self.parameters():
                     _update.clip(p.grad, clip)
             optimizer.step()
-            h = _tensor.copy(self.rnn.hs[-1])
+            h = _tensor.copy(_tensor.last(self.rnn.hs))
             pos += seq_length
             block.append(loss)
             if (step + 1) % log_every == 0 or step + 1 == steps:
@@ -212,16 +214,16 @@ class CharRNN(Module):
         codes = list(self.encode(prefix)) if prefix else [int(rng.integers(len(self.vocab)))]
         out = list(codes)
         h = None
-        logits = self.forward(np.asarray(codes, dtype=np.int64)[:, None], h)[-1, 0]
-        h = _tensor.copy(self.rnn.hs[-1])
+        logits = _tensor.to_numpy(self.forward(np.asarray(codes, dtype=np.int64)[:, None], h))[-1, 0]
+        h = _tensor.copy(_tensor.last(self.rnn.hs))
         for _ in range(n):
             z = _tensor.to_numpy(logits).astype(np.float64) / temperature
             p = np.exp(z - z.max())
             p /= p.sum()
             c = int(rng.choice(len(p), p=p))
             out.append(c)
-            logits = self.forward(np.array([[c]], dtype=np.int64), h)[-1, 0]
-            h = _tensor.copy(self.rnn.hs[-1])
+            logits = _tensor.to_numpy(self.forward(np.array([[c]], dtype=np.int64), h))[-1, 0]
+            h = _tensor.copy(_tensor.last(self.rnn.hs))
         text = self.decode(out)
         return text if prefix else text[1:]
 

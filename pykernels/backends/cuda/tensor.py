@@ -14,7 +14,7 @@ import numpy as np
 
 from pykernels.backends.cuda.runtime import DeviceArray
 
-OPS = ("view", "fill", "axpby", "add_bias_rows", "add_bias_channels", "accumulate_column_sums", "sum_squares",
+OPS = ("view", "last", "fill", "axpby", "add_bias_rows", "add_bias_channels", "accumulate_column_sums", "sum_squares",
        "clip", "argmax_hits", "sgd_update", "adam_update")
 
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
@@ -25,11 +25,11 @@ class DeviceArrayView(DeviceArray):
 
     __slots__ = ("base",)
 
-    def __init__(self, base, shape):  # noqa: D107 - no allocation, unlike DeviceArray
+    def __init__(self, base, shape, offset=0):  # noqa: D107 - no allocation, unlike DeviceArray
         self.runtime = base.runtime
         self.shape = tuple(int(s) for s in shape)
         self.dtype = base.dtype
-        self.ptr = base.ptr
+        self.ptr = base.ptr + int(offset) * base.dtype.itemsize
         self.base = base
         self._finalizer = None
 
@@ -56,18 +56,40 @@ def _dev(rt, op, name, x, dtype=None, shape=None):
 
 def view(rt, x, shape):
     """``x`` under ``shape`` (one -1 allowed), sharing its memory."""
-    x = _dev(rt, "view", "x", x, dtype=x.dtype if isinstance(x, DeviceArray) else None)
+    return _view(rt, "view", x, shape, 0)
+
+
+def _view(rt, op, x, shape, offset):
+    x = _dev(rt, op, "x", x, dtype=x.dtype if isinstance(x, DeviceArray) else None)
     shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
     if shape.count(-1) > 1 or any(s < -1 for s in shape):
-        raise ValueError(f"view: invalid shape {shape}")
+        raise ValueError(f"{op}: invalid shape {shape}")
     if -1 in shape:
         rest = math.prod(s for s in shape if s != -1)
         if rest == 0 or x.size % rest:
-            raise ValueError(f"view: cannot view an array of shape {x.shape} as {shape}")
+            raise ValueError(f"{op}: cannot view an array of shape {x.shape} as {shape}")
         shape = tuple(x.size // rest if s == -1 else s for s in shape)
     if math.prod(shape) != x.size:
-        raise ValueError(f"view: cannot view an array of shape {x.shape} as {shape}")
-    return DeviceArrayView(x.base if isinstance(x, DeviceArrayView) else x, shape)
+        raise ValueError(f"{op}: cannot view an array of shape {x.shape} as {shape}")
+    return _slice(x, offset, shape)
+
+
+def last(rt, x):
+    """``x[-1]`` of a device array with at least one dimension, sharing its memory."""
+    x = _dev(rt, "last", "x", x, dtype=x.dtype if isinstance(x, DeviceArray) else None)
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"last: argument 'x' must have a non-empty first axis, got shape {x.shape}")
+    inner = x.shape[1:]
+    return _slice(x, (x.shape[0] - 1) * math.prod(inner), inner)
+
+
+def _slice(x, offset, shape):
+    """A view of ``shape`` starting ``offset`` elements into ``x`` (the caller checks the bounds)."""
+    base_offset = 0
+    if isinstance(x, DeviceArrayView):
+        base_offset = (x.ptr - x.base.ptr) // x.dtype.itemsize
+        x = x.base
+    return DeviceArrayView(x, shape, base_offset + offset)
 
 
 def fill(rt, x, value):
