@@ -474,3 +474,13 @@ def test_last_is_a_view_of_the_last_step(dev, rng):
     np.testing.assert_array_equal(xd.get(), x)
     with pytest.raises(ValueError, match="last: argument 'x' must have a non-empty first axis"):
         impl.last(_up(impl, np.zeros((0, 3))))
+
+
+@pytest.mark.parametrize("make", [lambda: nn.RBM(6, 3), lambda: nn.DBN([6, 4, 3]), lambda: nn.Perceptron(4)],
+                         ids=["rbm", "dbn", "perceptron"])
+def test_host_only_models_refuse_to_device(dev, make):
+    name, _ = dev
+    model = make()
+    with pytest.raises(TypeError, match="trains on the host only"):
+        model.to_device(name)
+    assert model.device is None

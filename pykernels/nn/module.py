@@ -90,6 +90,7 @@ class Module:
 
     training = True
     _param_names: tuple = ()  # attributes holding this module's own Parameters, in order
+    _device_ok = True  # False: its own training loop works on host arrays (to_device refuses it)
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -161,6 +162,13 @@ class Module:
         if name not in ("cuda", "cuda-sim"):
             raise ValueError(f"{type(self).__name__}.to_device: backend must be 'cuda' or 'cuda-sim' (the active "
                              f"backend or backend=), got {name!r}")
+        stack = [self]
+        while stack:
+            m = stack.pop()
+            if not m._device_ok:
+                raise TypeError(f"{type(self).__name__}.to_device: {type(m).__name__} trains on the host only "
+                                f"(its own training loop); keep it there")
+            stack.extend(m.children())
         rt = _tensor.resolve(name).impl.runtime
         for p in self.parameters():
             for attr in ("data", "grad"):

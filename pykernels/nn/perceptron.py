@@ -20,6 +20,8 @@ class Perceptron(Module):
     Rosenblatt's papers (predictions then come back as -1/+1).
     """
 
+    _device_ok = False
+
     _param_names = ("w", "b")
 
     def __init__(self, n_inputs, *, dtype=np.float32, negative_label=0):

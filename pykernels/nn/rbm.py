@@ -39,6 +39,8 @@ class RBM(Module):
     sigmoid units, as in the deeplearning.net RBM tutorial: large enough to break the symmetry
     between hidden units quickly on small data sets), biases at 0."""
 
+    _device_ok = False
+
     _param_names = ("w", "b", "c")
 
     def __init__(self, n_visible, n_hidden, *, dtype=np.float32, seed=None):
@@ -174,6 +176,8 @@ class RBM(Module):
 class DBN(Module):
     """Deep belief network: a stack of RBMs ``sizes[0] → sizes[1] → ...`` trained greedily, then
     unrolled into a sigmoid classifier to fine-tune."""
+
+    _device_ok = False
 
     def __init__(self, sizes, *, dtype=np.float32, seed=None):
         if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
