@@ -53,6 +53,10 @@ def test_fill_and_axpby(dev, dtype, rng, n):
     np.testing.assert_allclose(yd.get(), x + y, **_tol(dtype))
     impl.fill(xd, 2.5)
     np.testing.assert_array_equal(xd.get(), np.full(n, 2.5, dtype))
+    impl.fill(xd, 0.0)
+    np.testing.assert_array_equal(xd.get(), np.zeros(n, dtype))
+    impl.fill(xd, -0.0)
+    assert np.all(np.signbit(xd.get()))
 
 
 @pytest.mark.parametrize("rows,cols", [(1, 1), (5, 3), (33, 129)])
