@@ -32,12 +32,15 @@ __device__ __forceinline__ T sqrt_t(T x) {
 
 __device__ __forceinline__ int64_t grid_stride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
 
+// Thread mapping (every elementwise kernel here): element i is handled by global thread i mod
+// (gridDim.x * blockDim.x), a grid-stride loop.
 template <class T>
 __global__ void __launch_bounds__(kThreads) fill_kernel(T* x, T value, int64_t n) {
   for (int64_t i = first_index(); i < n; i += grid_stride()) x[i] = value;
 }
 
-// No __restrict__: z may alias x or y (each element is read and written by one thread).
+// Thread mapping: grid-stride over elements.  No __restrict__: z may alias x or y (each element is
+// read and written by one thread).
 template <class T>
 __global__ void __launch_bounds__(kThreads) axpby_kernel(T alpha, const T* x, T beta, const T* y, T* z, int64_t n) {
   for (int64_t i = first_index(); i < n; i += grid_stride()) {
@@ -46,6 +49,7 @@ __global__ void __launch_bounds__(kThreads) axpby_kernel(T alpha, const T* x, T 
   }
 }
 
+// Thread mapping: grid-stride over the elements of y (N, F); element i adds b[i mod F].
 template <class T>
 __global__ void __launch_bounds__(kThreads) bias_rows_kernel(T* __restrict__ y, const T* __restrict__ b, int64_t rows,
                                                              int64_t cols) {
@@ -53,6 +57,7 @@ __global__ void __launch_bounds__(kThreads) bias_rows_kernel(T* __restrict__ y, 
   for (int64_t i = first_index(); i < n; i += grid_stride()) y[i] += b[i % cols];
 }
 
+// Thread mapping: grid-stride over the elements of y (N, C, H*W); element i adds b[(i / HW) mod C].
 template <class T>
 __global__ void __launch_bounds__(kThreads) bias_channels_kernel(T* __restrict__ y, const T* __restrict__ b,
                                                                  int64_t n, int64_t c, int64_t hw) {
@@ -60,7 +65,8 @@ __global__ void __launch_bounds__(kThreads) bias_channels_kernel(T* __restrict__
   for (int64_t i = first_index(); i < total; i += grid_stride()) y[i] += b[(i / hw) % c];
 }
 
-// One thread per column, rows summed in ascending order (the same order as a sequential loop).
+// Thread mapping: one thread per column (grid-stride over columns), rows summed in ascending order
+// (the order of a sequential loop, so the result does not depend on the launch).
 template <class T>
 __global__ void __launch_bounds__(kThreads) column_sums_kernel(T* __restrict__ grad, const T* __restrict__ dy,
                                                                int64_t rows, int64_t cols) {
@@ -71,7 +77,8 @@ __global__ void __launch_bounds__(kThreads) column_sums_kernel(T* __restrict__ g
   }
 }
 
-// One block: thread t sums elements t, t + kThreads, ... in order, then a fixed shared-memory tree.
+// Thread mapping: one block; thread t sums elements t, t + kThreads, ... in order, then a fixed
+// shared-memory tree halves the partial sums (deterministic, no atomics).
 template <class T>
 __global__ void __launch_bounds__(kThreads) sum_squares_kernel(const T* __restrict__ x, int64_t n, T scale,
                                                                T* __restrict__ out) {
@@ -87,6 +94,7 @@ __global__ void __launch_bounds__(kThreads) sum_squares_kernel(const T* __restri
   if (threadIdx.x == 0) out[0] = part[0] * scale;
 }
 
+// Thread mapping: grid-stride over elements.
 template <class T>
 __global__ void __launch_bounds__(kThreads) clip_kernel(T* x, T limit, int64_t n) {
   for (int64_t i = first_index(); i < n; i += grid_stride()) {
@@ -95,7 +103,8 @@ __global__ void __launch_bounds__(kThreads) clip_kernel(T* x, T limit, int64_t n
   }
 }
 
-// One block; the count is an integer, so the fixed tree makes it exact.
+// Thread mapping: one block; thread t scans rows t, t + kThreads, ... and counts its hits, then a
+// fixed shared-memory tree adds the counts (integers: exact).
 template <class T>
 __global__ void __launch_bounds__(kThreads) argmax_hits_kernel(const T* __restrict__ logits,
                                                                const int64_t* __restrict__ labels, int64_t rows,
@@ -124,6 +133,7 @@ __global__ void __launch_bounds__(kThreads) argmax_hits_kernel(const T* __restri
   if (threadIdx.x == 0) hits[0] += part[0];
 }
 
+// Thread mapping: grid-stride over the parameter's elements; each thread updates p, buf of its own.
 template <class T>
 __global__ void __launch_bounds__(kThreads) sgd_kernel(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ buf,
                                                        int64_t n, T lr, T momentum, T weight_decay, bool first) {
@@ -139,6 +149,8 @@ __global__ void __launch_bounds__(kThreads) sgd_kernel(T* __restrict__ p, const 
   }
 }
 
+// Thread mapping: grid-stride over the parameter's elements; each thread updates p, m, v of its own.
+// The operations follow pykernels/optim/_update.py's order, so cuda-sim matches NumPy's rounding.
 template <class T>
 __global__ void __launch_bounds__(kThreads) adam_kernel(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m,
                                                         T* __restrict__ v, int64_t n, T beta1, T beta2, T one_m_b1,

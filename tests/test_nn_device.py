@@ -14,6 +14,8 @@ from pykernels import _backend, nn, optim
 from pykernels.backends.cuda.runtime import DeviceArray
 from pykernels.optim import _update
 
+from helpers import tol
+
 DEVICE_BACKENDS = ("cuda-sim", "cuda")
 
 
@@ -33,10 +35,6 @@ def _up(impl, a):
     return impl.runtime.to_device(np.ascontiguousarray(a))
 
 
-def _tol(dtype):
-    return dict(rtol=2e-6, atol=2e-6) if np.dtype(dtype) == np.float32 else dict(rtol=1e-13, atol=1e-13)
-
-
 # --------------------------------------------------------------------------- tensor kernels vs NumPy
 
 @pytest.mark.parametrize("n", [1, 7, 257, 3001])
@@ -46,11 +44,11 @@ def test_fill_and_axpby(dev, dtype, rng, n):
     y = rng.standard_normal(n).astype(dtype)
     xd, yd = _up(impl, x), _up(impl, y)
     np.testing.assert_array_equal(impl.axpby(1.0, xd).get(), x)  # a copy is exact
-    np.testing.assert_allclose(impl.axpby(-0.5, xd).get(), dtype.type(-0.5) * x, **_tol(dtype))
+    np.testing.assert_allclose(impl.axpby(-0.5, xd).get(), dtype.type(-0.5) * x, **tol("forward", dtype))
     np.testing.assert_allclose(impl.axpby(2.0, xd, -3.0, yd).get(),
-                               dtype.type(2.0) * x + dtype.type(-3.0) * y, **_tol(dtype))
+                               dtype.type(2.0) * x + dtype.type(-3.0) * y, **tol("forward", dtype))
     impl.axpby(1.0, xd, 1.0, yd, out=yd)  # in place, out aliases y
-    np.testing.assert_allclose(yd.get(), x + y, **_tol(dtype))
+    np.testing.assert_allclose(yd.get(), x + y, **tol("forward", dtype))
     impl.fill(xd, 2.5)
     np.testing.assert_array_equal(xd.get(), np.full(n, 2.5, dtype))
     impl.fill(xd, 0.0)
@@ -72,7 +70,7 @@ def test_bias_rows_and_column_sums(dev, dtype, rng, rows, cols):
     impl.accumulate_column_sums(gd, _up(impl, y))
     # rows are added in order, then added to the gradient: exactly a sequential float loop
     np.testing.assert_array_equal(gd.get(), g + np.cumsum(y, axis=0, dtype=dtype)[-1])
-    np.testing.assert_allclose(gd.get(), g + y.astype(np.float64).sum(axis=0), **_tol(dtype))
+    np.testing.assert_allclose(gd.get(), g + y.astype(np.float64).sum(axis=0), **tol("forward", dtype))
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1), (3, 5, 7, 2), (2, 17, 9, 11)])
@@ -93,7 +91,7 @@ def test_sum_squares_is_deterministic(dev, dtype, rng, n):
     s = impl.sum_squares(xd, 0.5)
     assert isinstance(s, DeviceArray) and s.shape == ()
     want = 0.5 * float(np.sum(x.astype(np.float64) ** 2))
-    np.testing.assert_allclose(float(s.get()), want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(float(s.get()), want, **tol("backward", dtype))  # a long sum
     assert all(impl.sum_squares(xd, 0.5).get() == s.get() for _ in range(3))  # bit-identical reruns
 
 
@@ -133,9 +131,9 @@ def test_sgd_update_matches_numpy(dev, dtype, rng, momentum, weight_decay):
         kw = dict(lr=0.1, momentum=momentum, weight_decay=weight_decay, first=step == 0)
         _update.sgd(p, g, buf, **kw)
         impl.sgd_update(pd, _up(impl, g), bd, **kw)
-        np.testing.assert_allclose(pd.get(), p, **_tol(dtype))
+        np.testing.assert_allclose(pd.get(), p, **tol("forward", dtype))
         if momentum:
-            np.testing.assert_allclose(bd.get(), buf, **_tol(dtype))
+            np.testing.assert_allclose(bd.get(), buf, **tol("forward", dtype))
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
@@ -150,7 +148,7 @@ def test_adam_update_matches_numpy(dev, dtype, rng, weight_decay):
         _update.adam(p, g, m, v, tmp, **kw)
         impl.adam_update(pd, _up(impl, g), md, vd, **kw)
         for got, want in ((pd, p), (md, m), (vd, v)):
-            np.testing.assert_allclose(got.get(), want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-7)
+            np.testing.assert_allclose(got.get(), want, **tol("forward", dtype))
 
 
 @pytest.mark.parametrize("kind", ["sgd-momentum-wd", "adam-wd"])
@@ -173,7 +171,7 @@ def test_device_optimizers_match_torch(dev, rng, torch, kind):
         ours.step()
         theirs.step()
         assert isinstance(p.data, DeviceArray)
-        np.testing.assert_allclose(p.data.get(), tp.detach().numpy(), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(p.data.get(), tp.detach().numpy(), **tol("oracle", np.float64))
 
 
 def test_view_shares_memory(dev, rng):
@@ -275,11 +273,10 @@ def test_device_training_matches_cpu(dev, dtype, arch, opt_kind):
     assert model.device == name
     losses = _train(model, _optimizer(opt_kind, model.parameters()), x, y, 4, stays_on_device)
     assert all(isinstance(v, float) for v in losses)
-    tol = dict(rtol=2e-4, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(losses, ref_losses, **tol)
+    np.testing.assert_allclose(losses, ref_losses, **tol("backward", dtype))
     for p, q in zip(model.parameters(), ref.parameters()):
-        np.testing.assert_allclose(p.data.get(), q.data, **tol, err_msg=p.name)
-        np.testing.assert_allclose(p.grad.get(), q.grad, **tol, err_msg=p.name)
+        np.testing.assert_allclose(p.data.get(), q.data, **tol("backward", dtype), err_msg=p.name)
+        np.testing.assert_allclose(p.grad.get(), q.grad, **tol("backward", dtype), err_msg=p.name)
     assert ref_losses[-1] < ref_losses[0]  # it did train
 
 
@@ -350,10 +347,9 @@ def test_mse_loss_on_device(dev, dtype):
                 model.backward(loss.backward())
                 opt.step()
         results.append((vals, [_host(p.data) for p in model.parameters()]))
-    tol = dict(rtol=1e-4, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-13)
-    np.testing.assert_allclose(results[1][0], results[0][0], **tol)
+    np.testing.assert_allclose(results[1][0], results[0][0], **tol("backward", dtype))
     for a, b in zip(results[1][1], results[0][1]):
-        np.testing.assert_allclose(a, b, **tol)
+        np.testing.assert_allclose(a, b, **tol("backward", dtype))
 
 
 def test_fit_on_device(dev, monkeypatch):
@@ -374,12 +370,12 @@ def test_fit_on_device(dev, monkeypatch):
         models.append(model)
     host_h, dev_h = hists
     for key in ("loss", "val_loss"):
-        np.testing.assert_allclose(dev_h[key], host_h[key], rtol=1e-4)
+        np.testing.assert_allclose(dev_h[key], host_h[key], **tol("backward", np.float32))
     assert dev_h["accuracy"] == host_h["accuracy"] and dev_h["val_accuracy"] == host_h["val_accuracy"]
     assert all(isinstance(p.data, DeviceArray) for p in models[1].parameters())
     out = nn.predict(models[1], xv)
     assert isinstance(out, np.ndarray)
-    np.testing.assert_allclose(out, nn.predict(models[0], xv), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out, nn.predict(models[0], xv), **tol("backward", np.float32))
     # without validation: per epoch, one loss value per batch and one accuracy count come back
     spy = _CopySpy(monkeypatch, impl)
     nn.fit(models[1], nn.SoftmaxCrossEntropy(), optim.SGD(models[1], lr=0.1, momentum=0.5), x, y, epochs=2,
@@ -407,7 +403,7 @@ def test_save_load_and_moves(dev, tmp_path):
     for p, q in zip(model.parameters(), loaded.parameters()):
         np.testing.assert_array_equal(p.data, q.data.get())
     # the host model computes on the active backend (numpy): same weights, other rounding
-    np.testing.assert_allclose(nn.predict(loaded, x), nn.predict(model, x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(nn.predict(loaded, x), nn.predict(model, x), **tol("forward", np.float32))
 
 
 def test_state_follows_a_model_moved_after_its_optimizer(dev, dtype):
@@ -421,9 +417,8 @@ def test_state_follows_a_model_moved_after_its_optimizer(dev, dtype):
     model.to_device(name)  # the momentum buffers move with it at the next step
     _train(model, opt, x, y, 2)
     assert all(isinstance(b, DeviceArray) for b in opt.buffers)
-    tol = dict(rtol=2e-4, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
     for p, q in zip(model.parameters(), ref.parameters()):
-        np.testing.assert_allclose(p.data.get(), q.data, **tol)
+        np.testing.assert_allclose(p.data.get(), q.data, **tol("backward", dtype))
 
 
 def test_to_device_needs_a_cuda_backend():
@@ -454,10 +449,10 @@ def test_char_rnn_fit_on_device(dev, monkeypatch):
     spy = _CopySpy(monkeypatch, impl)
     hist = model.fit(text, **kw)
     assert spy.dtoh == kw["steps"] and spy.htod == 2 * kw["steps"]
-    np.testing.assert_allclose(hist["loss"], ref_hist["loss"], rtol=1e-4)
+    np.testing.assert_allclose(hist["loss"], ref_hist["loss"], **tol("backward", np.float32))
     for p, q in zip(model.parameters(), ref.parameters()):
         assert isinstance(p.data, DeviceArray) and isinstance(p.grad, DeviceArray)
-        np.testing.assert_allclose(p.data.get(), q.data, rtol=1e-4, atol=1e-5, err_msg=p.name)
+        np.testing.assert_allclose(p.data.get(), q.data, **tol("backward", np.float32), err_msg=p.name)
     assert isinstance(model.rnn.hs, DeviceArray)
     with pk.use_backend("cpu"):
         got, want = model.sample("the ", 20, seed=1), ref.sample("the ", 20, seed=1)
