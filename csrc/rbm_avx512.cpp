@@ -1,0 +1,221 @@
+// float32 AVX-512 kernels of the CPU RBM (see rbm_isa.h for what each computes).
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "common/fastmath.h"
+#include "rbm_isa.h"
+
+namespace pk::cpu::rbm_avx512 {
+
+namespace {
+
+__mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1u); }
+
+// hi and lo words of the 32 x 32 -> 64-bit products m * x, lane by lane.
+inline void mul_hi_lo(__m512i m, __m512i x, __m512i* hi, __m512i* lo) {
+  const __m512i even = _mm512_mul_epu32(x, m);
+  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(x, 32), m);
+  *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+  *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+}
+
+}  // namespace
+
+void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, float* out) {
+  using namespace philox_detail;
+  // Lane 4g + k handles block 4k + g of the group, so that after the 4 x 4 word transposes below
+  // vector k holds blocks 4k .. 4k + 3 in element order.
+  const __m512i perm = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512i m0 = _mm512_set1_epi32(static_cast<int>(kMul0)), m1 = _mm512_set1_epi32(static_cast<int>(kMul1));
+  const __m512 scale = _mm512_set1_ps(5.9604644775390625e-08f);
+  for (int64_t g = 0; g < nblocks; g += 16) {
+    const uint64_t base = block0 + static_cast<uint64_t>(g);
+    const __m512i base_lo = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(base)));
+    const __m512i base_hi = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(base >> 32)));
+    __m512i x0 = _mm512_add_epi32(base_lo, perm);
+    const __mmask16 carry = _mm512_cmplt_epu32_mask(x0, base_lo);
+    __m512i x1 = _mm512_mask_add_epi32(base_hi, carry, base_hi, _mm512_set1_epi32(1));
+    __m512i x2 = _mm512_set1_epi32(static_cast<int>(stream.c2)), x3 = _mm512_set1_epi32(static_cast<int>(stream.c3));
+    uint32_t k0 = stream.k0, k1 = stream.k1;
+    for (int round = 0; round < 10; ++round) {
+      if (round > 0) {
+        k0 += kWeyl0;
+        k1 += kWeyl1;
+      }
+      __m512i hi0, lo0, hi1, lo1;
+      mul_hi_lo(m0, x0, &hi0, &lo0);
+      mul_hi_lo(m1, x2, &hi1, &lo1);
+      x0 = _mm512_ternarylogic_epi32(hi1, x1, _mm512_set1_epi32(static_cast<int>(k0)), 0x96);
+      x1 = lo1;
+      x2 = _mm512_ternarylogic_epi32(hi0, x3, _mm512_set1_epi32(static_cast<int>(k1)), 0x96);
+      x3 = lo0;
+    }
+    const __m512i a = _mm512_unpacklo_epi32(x0, x1), b = _mm512_unpackhi_epi32(x0, x1);
+    const __m512i c = _mm512_unpacklo_epi32(x2, x3), d = _mm512_unpackhi_epi32(x2, x3);
+    const __m512i r[4] = {_mm512_unpacklo_epi64(a, c), _mm512_unpackhi_epi64(a, c), _mm512_unpacklo_epi64(b, d),
+                          _mm512_unpackhi_epi64(b, d)};
+    float* o = out + 4 * g;
+    for (int k = 0; k < 4; ++k)
+      _mm512_storeu_ps(o + 16 * k, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(r[k], 8)), scale));
+  }
+}
+
+void sparse_cols(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb,
+                 int64_t j0, int64_t j1, int64_t width, int64_t ld, float scale, float* out) {
+  constexpr int kNV = 4;  // 64 columns of pa and pb at a time: both stay in L1 over the j loop
+  for (int64_t h0 = 0; h0 < width; h0 += 16 * kNV) {
+    __mmask16 mask[kNV];
+    for (int q = 0; q < kNV; ++q) mask[q] = lanes(width - h0 - 16 * q);
+    for (int64_t j = j0; j < j1; ++j) {
+      __m512 sa[kNV], sb[kNV];
+      for (int q = 0; q < kNV; ++q) sa[q] = sb[q] = _mm512_setzero_ps();
+      for (int32_t p = a.start[j]; p < a.start[j + 1]; ++p) {
+        const float* row = pa + static_cast<int64_t>(a.idx[p]) * ld + h0;
+        const __m512 v = _mm512_set1_ps(a.val[p]);
+        for (int q = 0; q < kNV; ++q) sa[q] = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(mask[q], row + 16 * q), sa[q]);
+      }
+      for (int32_t p = b.start[j]; p < b.start[j + 1]; ++p) {
+        const float* row = pb + static_cast<int64_t>(b.idx[p]) * ld + h0;
+        const __m512 v = _mm512_set1_ps(b.val[p]);
+        for (int q = 0; q < kNV; ++q) sb[q] = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(mask[q], row + 16 * q), sb[q]);
+      }
+      const __m512 s = _mm512_set1_ps(scale);
+      for (int q = 0; q < kNV; ++q)
+        _mm512_mask_storeu_ps(out + j * ld + h0 + 16 * q, mask[q], _mm512_mul_ps(_mm512_sub_ps(sa[q], sb[q]), s));
+    }
+  }
+}
+
+namespace {
+
+// x[i] (16 rows) becomes x[i] = column i of the 16 x 16 block.
+inline void transpose16(__m512* x) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(x[i], x[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(x[i], x[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    for (int s = 0; s < 2; ++s) {
+      const __m512d lo = _mm512_castps_pd(t[i + s]), hi = _mm512_castps_pd(t[i + s + 2]);
+      x[i + 2 * s] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, hi));
+      x[i + 2 * s + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, hi));
+    }
+  }
+  // x[4m + k] now holds, in 128-bit lane g, rows 4m .. 4m + 3 of column 4g + k.
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(x[i], x[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(x[i], x[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(x[i + 8], x[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(x[i + 8], x[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; ++i) {
+    x[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    x[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+}  // namespace
+
+void transpose(const float* a, int64_t rows, int64_t cols, int64_t r0, int64_t r1, float* out) {
+  int64_t r = r0;
+  for (; r + 16 <= r1; r += 16) {
+    int64_t c = 0;
+    for (; c + 16 <= cols; c += 16) {
+      __m512 x[16];
+      for (int i = 0; i < 16; ++i) x[i] = _mm512_loadu_ps(a + (r + i) * cols + c);
+      transpose16(x);
+      for (int i = 0; i < 16; ++i) _mm512_storeu_ps(out + (c + i) * rows + r, x[i]);
+    }
+    for (; c < cols; ++c)
+      for (int i = 0; i < 16; ++i) out[c * rows + r + i] = a[(r + i) * cols + c];
+  }
+  for (; r < r1; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = a[r * cols + c];
+}
+
+void sparse_hidden(const SparseRows<float>& x, int64_t rows, const float* w, int64_t nh, int64_t h0, int64_t h1,
+                   float* out, float* panel) {
+  const int64_t nv = x.cols;
+  for (int64_t hp = h0; hp < h1; hp += 16) {
+    const int64_t hn = std::min<int64_t>(16, nh - hp);
+    const __mmask16 hmask = lanes(hn);
+    // panel[j] = w[hp .. hp + 16, j] (lanes past the last hidden unit 0)
+    int64_t j = 0;
+    for (; j + 16 <= nv; j += 16) {
+      __m512 t[16];
+      for (int i = 0; i < 16; ++i) t[i] = i < hn ? _mm512_loadu_ps(w + (hp + i) * nv + j) : _mm512_setzero_ps();
+      transpose16(t);
+      for (int i = 0; i < 16; ++i) _mm512_store_ps(panel + (j + i) * 16, t[i]);
+    }
+    for (; j < nv; ++j)
+      for (int i = 0; i < 16; ++i) panel[j * 16 + i] = i < hn ? w[(hp + i) * nv + j] : 0.0f;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int32_t* idx = x.idx + r * nv;
+      const float* val = x.val + r * nv;
+      const int32_t count = x.count[r];
+      // four partial sums (nonzeros p = 0, 1, 2, 3 mod 4) to hide the FMA latency
+      __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+      int32_t p = 0;
+      for (; p + 4 <= count; p += 4) {
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q)
+          acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(val[p + q]), _mm512_load_ps(panel + idx[p + q] * 16), acc[q]);
+      }
+      for (int q = 0; p < count; ++p, ++q)
+        acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(val[p]), _mm512_load_ps(panel + idx[p] * 16), acc[q]);
+      const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+      _mm512_mask_storeu_ps(out + r * nh + hp, hmask, sum);
+    }
+  }
+}
+
+int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val) {
+  int32_t count = 0;
+  const __m512i step = _mm512_set1_epi32(16);
+  __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int64_t j = 0; j < cols; j += 16) {
+    const __mmask16 in = lanes(cols - j);
+    const __m512 v = _mm512_maskz_loadu_ps(in, x + j);
+    // NOTE: NaN != 0 holds (unordered compare), so a NaN reaches the products as in the GEMM path.
+    const __mmask16 nz = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    if (nz != 0) {
+      const int n_nz = __builtin_popcount(nz);
+      _mm512_mask_storeu_epi32(idx + count, lanes(n_nz), _mm512_maskz_compress_epi32(nz, index));
+      _mm512_mask_storeu_ps(val + count, lanes(n_nz), _mm512_maskz_compress_ps(nz, v));
+      count += n_nz;
+    }
+    index = _mm512_add_epi32(index, step);
+  }
+  return count;
+}
+
+int32_t activate_row(float* a, const float* bias, int64_t cols, const float* u, float* sample, int32_t* idx,
+                     float* val) {
+  if (bias != nullptr) {
+#pragma omp simd
+    for (int64_t j = 0; j < cols; ++j) a[j] = pk::fastmath::sigmoid(a[j] + bias[j]);
+  }
+  if (u == nullptr) return 0;
+  int32_t count = 0;
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512i step = _mm512_set1_epi32(16);
+  __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int64_t j = 0; j < cols; j += 16) {
+    const __mmask16 in = lanes(cols - j);
+    const __mmask16 on = _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, u + j),
+                                                 _mm512_maskz_loadu_ps(in, a + j), _CMP_LT_OQ);
+    _mm512_mask_storeu_ps(sample + j, in, _mm512_maskz_mov_ps(on, one));
+    const int n_on = __builtin_popcount(on);
+    // NOTE: a masked store of the compressed register, not a plain one: the next row's list, which
+    // another thread may be writing, starts right after this row's capacity.
+    _mm512_mask_storeu_epi32(idx + count, lanes(n_on), _mm512_maskz_compress_epi32(on, index));
+    _mm512_mask_storeu_ps(val + count, lanes(n_on), one);
+    count += n_on;
+    index = _mm512_add_epi32(index, step);
+  }
+  return count;
+}
+
+}  // namespace pk::cpu::rbm_avx512
