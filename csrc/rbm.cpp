@@ -55,32 +55,22 @@ void sparse_hidden_portable(const SparseRows<T>& x, int64_t rows, const T* w, in
 }
 
 template <class T>
-void sparse_cols_portable(const SparseCols<T>& a, const T* pa, const SparseCols<T>& b, const T* pb, int64_t j0,
-                          int64_t j1, int64_t width, T scale, T* out) {
-  std::vector<T> sb(static_cast<size_t>(width));
+void sparse_dw_portable(const SparseCols<T>& a, const T* pa, const SparseCols<T>& b, const T* pb, int64_t j0,
+                        int64_t j1, int64_t nh, int64_t nv, T scale, T* dw) {
+  std::vector<T> sa(static_cast<size_t>(nh)), sb(static_cast<size_t>(nh));
   for (int64_t j = j0; j < j1; ++j) {
-    T* o = out + j * width;
-    std::fill(o, o + width, T(0));
+    std::fill(sa.begin(), sa.end(), T(0));
     std::fill(sb.begin(), sb.end(), T(0));
     for (int32_t p = a.start[j]; p < a.start[j + 1]; ++p) {
-      const T* row = pa + static_cast<int64_t>(a.idx[p]) * width;
-      for (int64_t h = 0; h < width; ++h) o[h] += a.val[p] * row[h];
+      const T* row = pa + static_cast<int64_t>(a.idx[p]) * nh;
+      for (int64_t h = 0; h < nh; ++h) sa[h] += a.val[p] * row[h];
     }
     for (int32_t p = b.start[j]; p < b.start[j + 1]; ++p) {
-      const T* row = pb + static_cast<int64_t>(b.idx[p]) * width;
-      for (int64_t h = 0; h < width; ++h) sb[h] += b.val[p] * row[h];
+      const T* row = pb + static_cast<int64_t>(b.idx[p]) * nh;
+      for (int64_t h = 0; h < nh; ++h) sb[h] += b.val[p] * row[h];
     }
-    for (int64_t h = 0; h < width; ++h) o[h] = (o[h] - sb[h]) * scale;
+    for (int64_t h = 0; h < nh; ++h) dw[h * nv + j] = (sa[h] - sb[h]) * scale;
   }
-}
-
-template <class T>
-void transpose_portable(const T* a, int64_t rows, int64_t cols, int64_t r0, int64_t r1, T* out) {
-  constexpr int64_t kTile = 16;
-  for (int64_t rb = r0; rb < r1; rb += kTile)
-    for (int64_t cb = 0; cb < cols; cb += kTile)
-      for (int64_t r = rb; r < std::min(rb + kTile, r1); ++r)
-        for (int64_t c = cb; c < std::min(cb + kTile, cols); ++c) out[c * rows + r] = a[r * cols + c];
 }
 
 template <class T>
@@ -110,16 +100,6 @@ int32_t activate_row_portable(T* a, const T* bias, int64_t cols, const float* u,
 }
 
 // ---- dispatch -----------------------------------------------------------------------------------------
-
-template <class T>
-void transpose(const T* a, int64_t rows, int64_t cols, T* out) {
-  parallel_for(rows, std::max<int64_t>(16, row_grain(cols)), [&](int64_t r0, int64_t r1) {
-    if constexpr (std::is_same_v<T, float>) {
-      if (use_avx512<T>()) return rbm_avx512::transpose(a, rows, cols, r0, r1, out);
-    }
-    transpose_portable(a, rows, cols, r0, r1, out);
-  });
-}
 
 // One pass over rows r0 .. r1 - 1 of a (rows, cols) layer after its product: act holds the
 // pre-activation less the bias on entry and P(unit = 1) = sigmoid(act + bias) on exit; with
@@ -216,7 +196,7 @@ void to_columns(const SparseRows<T>& s, int64_t rows, const SparseCols<T>& c) {
 // Scratch of one RBM call, kept per calling thread so that training loops do not allocate.
 template <class T>
 struct Buffers {
-  AlignedBuffer<T> ph0, ph, h, pv, dwt, val0, valk, col_val0, col_valk;
+  AlignedBuffer<T> ph0, ph, h, pv, val0, valk, col_val0, col_valk;
   AlignedBuffer<int32_t> idx0, idxk, count0, countk, col_start0, col_startk, col_idx0, col_idxk;
 };
 
@@ -252,14 +232,14 @@ struct Rbm {
       parallel_for(n, row_grain(nh), [&](int64_t r0, int64_t r1) { activate_rows<T>(ph, c, r0, r1, nh, stream, h, nullptr); });
       return;
     }
-    // Threads take whole panels of 16 hidden units (see rbm_avx512::sparse_hidden).
-    const int64_t panels = (nh + 15) / 16;
+    // Threads take whole panels of 32 hidden units (see rbm_avx512::sparse_hidden).
+    const int64_t panels = (nh + 31) / 32;
     parallel_for(panels, 1, [&](int64_t q0, int64_t q1) {
-      const int64_t h0 = 16 * q0, h1 = std::min(nh, 16 * q1);
+      const int64_t h0 = 32 * q0, h1 = std::min(nh, 32 * q1);
       if constexpr (std::is_same_v<T, float>) {
         if (use_avx512<T>()) {
           thread_local AlignedBuffer<float> panel;
-          return rbm_avx512::sparse_hidden(*vs, n, w, nh, h0, h1, ph, panel.get(16 * nv));
+          return rbm_avx512::sparse_hidden(*vs, n, w, nh, h0, h1, ph, panel.get(32 * nv));
         }
       }
       sparse_hidden_portable(*vs, n, w, nh, h0, h1, ph);
@@ -374,20 +354,23 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
   rbm.hidden(chain_out, sparse_k ? &sk : nullptr, phk, nullptr, nullptr);
   const T inv_n = T(1) / static_cast<T>(n);
   if (sparse0 && sparse_k) {
-    // dw^T (nv, nh) = (v0^T ph0 - vk^T phk) / n from the column lists of v0 and vk, then dw.
+    // dw = (ph0^T v0 - phk^T vk) / n from the column lists of v0 and vk.
     const int64_t nnz0 = std::max<int64_t>(1, total_count(s0, n)), nnzk = std::max<int64_t>(1, total_count(sk, n));
     const SparseCols<T> c0{buf.col_start0.get(nv + 1), buf.col_idx0.get(nnz0), buf.col_val0.get(nnz0)};
     const SparseCols<T> ck{buf.col_startk.get(nv + 1), buf.col_idxk.get(nnzk), buf.col_valk.get(nnzk)};
     to_columns(s0, n, c0);
     to_columns(sk, n, ck);
-    T* dwt = buf.dwt.get(nv * nh);
-    parallel_for(nv, 16, [&](int64_t j0, int64_t j1) {
+    // Threads take whole blocks of 16 visible units (see rbm_avx512::sparse_dw).
+    parallel_for((nv + 15) / 16, 1, [&](int64_t q0, int64_t q1) {
+      const int64_t j0 = 16 * q0, j1 = std::min(nv, 16 * q1);
       if constexpr (std::is_same_v<T, float>) {
-        if (use_avx512<T>()) return rbm_avx512::sparse_cols(c0, ph0, ck, phk, j0, j1, nh, nh, inv_n, dwt);
+        if (use_avx512<T>()) {
+          thread_local AlignedBuffer<float> scratch;
+          return rbm_avx512::sparse_dw(c0, ph0, ck, phk, j0, j1, nh, nv, inv_n, dw, scratch.get(16 * ((nh + 15) / 16 * 16)));
+        }
       }
-      sparse_cols_portable(c0, ph0, ck, phk, j0, j1, nh, inv_n, dwt);
+      sparse_dw_portable(c0, ph0, ck, phk, j0, j1, nh, nv, inv_n, dw);
     });
-    transpose(dwt, nv, nh, dw);
     for (int64_t j = 0; j < nv; ++j) {
       double sum = 0.0;
       for (int32_t p = c0.start[j]; p < c0.start[j + 1]; ++p) sum += static_cast<double>(c0.val[p]);

@@ -20,6 +20,33 @@ inline void mul_hi_lo(__m512i m, __m512i x, __m512i* hi, __m512i* lo) {
   *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
 }
 
+// x[i] (16 rows) becomes x[i] = column i of the 16 x 16 block.
+inline void transpose16(__m512* x) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(x[i], x[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(x[i], x[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    for (int s = 0; s < 2; ++s) {
+      const __m512d lo = _mm512_castps_pd(t[i + s]), hi = _mm512_castps_pd(t[i + s + 2]);
+      x[i + 2 * s] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, hi));
+      x[i + 2 * s + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, hi));
+    }
+  }
+  // x[4m + k] now holds, in 128-bit lane g, rows 4m .. 4m + 3 of column 4g + k.
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(x[i], x[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(x[i], x[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(x[i + 8], x[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(x[i + 8], x[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; ++i) {
+    x[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    x[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
 }  // namespace
 
 void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, float* out) {
@@ -61,112 +88,100 @@ void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, 
   }
 }
 
-void sparse_cols(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb,
-                 int64_t j0, int64_t j1, int64_t width, int64_t ld, float scale, float* out) {
-  constexpr int kNV = 4;  // 64 columns of pa and pb at a time: both stay in L1 over the j loop
-  for (int64_t h0 = 0; h0 < width; h0 += 16 * kNV) {
-    __mmask16 mask[kNV];
-    for (int q = 0; q < kNV; ++q) mask[q] = lanes(width - h0 - 16 * q);
-    for (int64_t j = j0; j < j1; ++j) {
-      __m512 sa[kNV], sb[kNV];
-      for (int q = 0; q < kNV; ++q) sa[q] = sb[q] = _mm512_setzero_ps();
-      for (int32_t p = a.start[j]; p < a.start[j + 1]; ++p) {
-        const float* row = pa + static_cast<int64_t>(a.idx[p]) * ld + h0;
-        const __m512 v = _mm512_set1_ps(a.val[p]);
-        for (int q = 0; q < kNV; ++q) sa[q] = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(mask[q], row + 16 * q), sa[q]);
+void sparse_dw(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb, int64_t j0,
+               int64_t j1, int64_t nh, int64_t nv, float scale, float* dw, float* scratch) {
+  constexpr int kNV = 8;  // 128 hidden units per pass over a column's nonzeros
+  const int64_t ld = (nh + 15) / 16 * 16;
+  const __m512 s = _mm512_set1_ps(scale);
+  for (int64_t jb = j0; jb < j1; jb += 16) {
+    const int64_t jn = std::min<int64_t>(16, j1 - jb);
+    // scratch[jj, :] = row jb + jj of dw^T
+    for (int64_t jj = 0; jj < 16; ++jj) {
+      float* srow = scratch + jj * ld;
+      if (jj >= jn) {
+        for (int64_t h = 0; h < ld; h += 16) _mm512_store_ps(srow + h, _mm512_setzero_ps());
+        continue;
       }
-      for (int32_t p = b.start[j]; p < b.start[j + 1]; ++p) {
-        const float* row = pb + static_cast<int64_t>(b.idx[p]) * ld + h0;
-        const __m512 v = _mm512_set1_ps(b.val[p]);
-        for (int q = 0; q < kNV; ++q) sb[q] = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(mask[q], row + 16 * q), sb[q]);
+      const int64_t j = jb + jj;
+      for (int64_t h0 = 0; h0 < nh; h0 += 16 * kNV) {
+        __mmask16 mask[kNV];
+        for (int q = 0; q < kNV; ++q) mask[q] = lanes(nh - h0 - 16 * q);
+        // NOTE: two sums, subtracted at the end, so that equal chains (CD-0) give exactly 0.
+        __m512 sa[kNV], sb[kNV];
+        for (int q = 0; q < kNV; ++q) sa[q] = sb[q] = _mm512_setzero_ps();
+        for (int32_t p = a.start[j]; p < a.start[j + 1]; ++p) {
+          const float* row = pa + static_cast<int64_t>(a.idx[p]) * nh + h0;
+          const __m512 v = _mm512_set1_ps(a.val[p]);
+          for (int q = 0; q < kNV; ++q) sa[q] = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(mask[q], row + 16 * q), sa[q]);
+        }
+        for (int32_t p = b.start[j]; p < b.start[j + 1]; ++p) {
+          const float* row = pb + static_cast<int64_t>(b.idx[p]) * nh + h0;
+          const __m512 v = _mm512_set1_ps(b.val[p]);
+          for (int q = 0; q < kNV; ++q) sb[q] = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(mask[q], row + 16 * q), sb[q]);
+        }
+        for (int q = 0; q < kNV; ++q)
+          if (h0 + 16 * q < ld)
+            _mm512_store_ps(srow + h0 + 16 * q, _mm512_maskz_mov_ps(mask[q], _mm512_mul_ps(_mm512_sub_ps(sa[q], sb[q]), s)));
       }
-      const __m512 s = _mm512_set1_ps(scale);
-      for (int q = 0; q < kNV; ++q)
-        _mm512_mask_storeu_ps(out + j * ld + h0 + 16 * q, mask[q], _mm512_mul_ps(_mm512_sub_ps(sa[q], sb[q]), s));
     }
-  }
-}
-
-namespace {
-
-// x[i] (16 rows) becomes x[i] = column i of the 16 x 16 block.
-inline void transpose16(__m512* x) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(x[i], x[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(x[i], x[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    for (int s = 0; s < 2; ++s) {
-      const __m512d lo = _mm512_castps_pd(t[i + s]), hi = _mm512_castps_pd(t[i + s + 2]);
-      x[i + 2 * s] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, hi));
-      x[i + 2 * s + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, hi));
-    }
-  }
-  // x[4m + k] now holds, in 128-bit lane g, rows 4m .. 4m + 3 of column 4g + k.
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_shuffle_f32x4(x[i], x[i + 4], 0x88);
-    t[i + 4] = _mm512_shuffle_f32x4(x[i], x[i + 4], 0xdd);
-    t[i + 8] = _mm512_shuffle_f32x4(x[i + 8], x[i + 12], 0x88);
-    t[i + 12] = _mm512_shuffle_f32x4(x[i + 8], x[i + 12], 0xdd);
-  }
-  for (int i = 0; i < 8; ++i) {
-    x[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    x[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-  }
-}
-
-}  // namespace
-
-void transpose(const float* a, int64_t rows, int64_t cols, int64_t r0, int64_t r1, float* out) {
-  int64_t r = r0;
-  for (; r + 16 <= r1; r += 16) {
-    int64_t c = 0;
-    for (; c + 16 <= cols; c += 16) {
+    // dw[h, jb .. jb + jn) = scratch[0 .. jn, h], 16 x 16 tiles
+    const __mmask16 jmask = lanes(jn);
+    for (int64_t ht = 0; ht < nh; ht += 16) {
       __m512 x[16];
-      for (int i = 0; i < 16; ++i) x[i] = _mm512_loadu_ps(a + (r + i) * cols + c);
+      for (int i = 0; i < 16; ++i) x[i] = _mm512_load_ps(scratch + i * ld + ht);
       transpose16(x);
-      for (int i = 0; i < 16; ++i) _mm512_storeu_ps(out + (c + i) * rows + r, x[i]);
+      const int64_t hn = std::min<int64_t>(16, nh - ht);
+      for (int k = 0; k < hn; ++k) _mm512_mask_storeu_ps(dw + (ht + k) * nv + jb, jmask, x[k]);
     }
-    for (; c < cols; ++c)
-      for (int i = 0; i < 16; ++i) out[c * rows + r + i] = a[(r + i) * cols + c];
   }
-  for (; r < r1; ++r)
-    for (int64_t c = 0; c < cols; ++c) out[c * rows + r] = a[r * cols + c];
 }
+
 
 void sparse_hidden(const SparseRows<float>& x, int64_t rows, const float* w, int64_t nh, int64_t h0, int64_t h1,
                    float* out, float* panel) {
   const int64_t nv = x.cols;
-  for (int64_t hp = h0; hp < h1; hp += 16) {
-    const int64_t hn = std::min<int64_t>(16, nh - hp);
-    const __mmask16 hmask = lanes(hn);
-    // panel[j] = w[hp .. hp + 16, j] (lanes past the last hidden unit 0)
-    int64_t j = 0;
-    for (; j + 16 <= nv; j += 16) {
-      __m512 t[16];
-      for (int i = 0; i < 16; ++i) t[i] = i < hn ? _mm512_loadu_ps(w + (hp + i) * nv + j) : _mm512_setzero_ps();
-      transpose16(t);
-      for (int i = 0; i < 16; ++i) _mm512_store_ps(panel + (j + i) * 16, t[i]);
+  for (int64_t hp = h0; hp < h1; hp += 32) {
+    const int64_t hn = std::min<int64_t>(32, h1 - hp);
+    const __mmask16 m0 = lanes(hn), m1 = lanes(hn - 16);
+    // panel[32 j + l] = w[hp + l, j] (0 past the last hidden unit)
+    for (int half = 0; half < 2; ++half) {
+      const int64_t rows_here = std::min<int64_t>(16, hn - 16 * half);
+      const float* wh = w + (hp + 16 * half) * nv;
+      float* ph = panel + 16 * half;
+      int64_t j = 0;
+      for (; j + 16 <= nv; j += 16) {
+        __m512 t[16];
+        for (int i = 0; i < 16; ++i) t[i] = i < rows_here ? _mm512_loadu_ps(wh + i * nv + j) : _mm512_setzero_ps();
+        transpose16(t);
+        for (int i = 0; i < 16; ++i) _mm512_store_ps(ph + (j + i) * 32, t[i]);
+      }
+      for (; j < nv; ++j)
+        for (int i = 0; i < 16; ++i) ph[j * 32 + i] = i < rows_here ? wh[i * nv + j] : 0.0f;
     }
-    for (; j < nv; ++j)
-      for (int i = 0; i < 16; ++i) panel[j * 16 + i] = i < hn ? w[(hp + i) * nv + j] : 0.0f;
     for (int64_t r = 0; r < rows; ++r) {
       const int32_t* idx = x.idx + r * nv;
       const float* val = x.val + r * nv;
       const int32_t count = x.count[r];
-      // four partial sums (nonzeros p = 0, 1, 2, 3 mod 4) to hide the FMA latency
-      __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+      // two partial sums (nonzeros p even, odd) per vector to hide the FMA latency
+      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
       int32_t p = 0;
-      for (; p + 4 <= count; p += 4) {
-#pragma GCC unroll 4
-        for (int q = 0; q < 4; ++q)
-          acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(val[p + q]), _mm512_load_ps(panel + idx[p + q] * 16), acc[q]);
+      for (; p + 2 <= count; p += 2) {
+        const float* pa = panel + static_cast<int64_t>(idx[p]) * 32;
+        const float* pb = panel + static_cast<int64_t>(idx[p + 1]) * 32;
+        const __m512 va = _mm512_set1_ps(val[p]), vb = _mm512_set1_ps(val[p + 1]);
+        a0 = _mm512_fmadd_ps(va, _mm512_load_ps(pa), a0);
+        a1 = _mm512_fmadd_ps(va, _mm512_load_ps(pa + 16), a1);
+        b0 = _mm512_fmadd_ps(vb, _mm512_load_ps(pb), b0);
+        b1 = _mm512_fmadd_ps(vb, _mm512_load_ps(pb + 16), b1);
       }
-      for (int q = 0; p < count; ++p, ++q)
-        acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(val[p]), _mm512_load_ps(panel + idx[p] * 16), acc[q]);
-      const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-      _mm512_mask_storeu_ps(out + r * nh + hp, hmask, sum);
+      if (p < count) {
+        const float* pa = panel + static_cast<int64_t>(idx[p]) * 32;
+        const __m512 va = _mm512_set1_ps(val[p]);
+        a0 = _mm512_fmadd_ps(va, _mm512_load_ps(pa), a0);
+        a1 = _mm512_fmadd_ps(va, _mm512_load_ps(pa + 16), a1);
+      }
+      _mm512_mask_storeu_ps(out + r * nh + hp, m0, _mm512_add_ps(a0, b0));
+      _mm512_mask_storeu_ps(out + r * nh + hp + 16, m1, _mm512_add_ps(a1, b1));
     }
   }
 }

@@ -36,20 +36,18 @@ namespace rbm_avx512 {
 // out[0 .. 4 * nblocks); out must hold 4 * nblocks rounded up to 64.
 void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, float* out);
 
-// Columns h0 .. h1 - 1 (h0 a multiple of 16) of out (rows, nh): out[r, h] = sum over the nonzeros
-// (j, x) of row r of x * w[h, j], w (nh, x.cols).  Each 16 hidden units' rows of w are first
-// transposed into `panel` (x.cols * 16 floats, 64-byte aligned), so that a nonzero selects one
-// vector; four partial sums (nonzeros p mod 4) are added at the end.
+// Columns h0 .. h1 - 1 (h0 a multiple of 32) of out (rows, nh): out[r, h] = sum over the nonzeros
+// (j, x) of row r of x * w[h, j], w (nh, x.cols).  Each 32 hidden units' rows of w are first
+// transposed into `panel` (x.cols * 32 floats, 64-byte aligned), so that a nonzero selects two
+// vectors; two partial sums (nonzeros p even, odd) are added at the end.
 void sparse_hidden(const SparseRows<float>& x, int64_t rows, const float* w, int64_t nh, int64_t h0, int64_t h1,
                    float* out, float* panel);
 
-// Rows j0 .. j1 - 1 of out (cols, ld): out[j, :width] = scale * (sum over column j of a's nonzeros
-// (i, x) of x * pa[i, :width] - the same over b with pb), pa and pb (rows, ld).
-void sparse_cols(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb,
-                 int64_t j0, int64_t j1, int64_t width, int64_t ld, float scale, float* out);
-
-// out (cols, rows) = a^T for a (rows, cols), rows r0 .. r1 - 1 of a only.
-void transpose(const float* a, int64_t rows, int64_t cols, int64_t r0, int64_t r1, float* out);
+// Columns j0 .. j1 - 1 of dw (nh, nv): dw[h, j] = scale * (sum over column j's nonzeros (i, x) of a
+// of x * pa[i, h] - the same over b with pb), pa and pb (rows, nh); scratch holds 16 * nh rounded
+// up to 16 floats, 64-byte aligned.
+void sparse_dw(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb, int64_t j0,
+               int64_t j1, int64_t nh, int64_t nv, float scale, float* dw, float* scratch);
 
 // The nonzeros of x[0 .. cols) into idx/val (as SparseRows lays out one row); returns their number.
 int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val);
