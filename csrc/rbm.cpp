@@ -177,20 +177,23 @@ int64_t find_nonzeros(const T* x, int64_t rows, int64_t cols, const SparseRows<T
 
 // Column lists of s (rows, cols) into c (start: cols + 1, idx and val: total nonzeros).
 template <class T>
-void to_columns(const SparseRows<T>& s, int64_t rows, const SparseCols<T>& c) {
+void to_columns(const SparseRows<T>& s, int64_t rows, SparseCols<T>& c) {
   std::fill(c.start, c.start + s.cols + 1, 0);
   for (int64_t r = 0; r < rows; ++r)
     for (int32_t p = 0; p < s.count[r]; ++p) ++c.start[s.idx[r * s.cols + p] + 1];
   for (int64_t j = 0; j < s.cols; ++j) c.start[j + 1] += c.start[j];
   thread_local std::vector<int32_t> next;
   next.assign(c.start, c.start + s.cols);
+  bool ones = true;
   for (int64_t r = 0; r < rows; ++r) {
     for (int32_t p = 0; p < s.count[r]; ++p) {
       const int32_t q = next[s.idx[r * s.cols + p]]++;
       c.idx[q] = static_cast<int32_t>(r);
       c.val[q] = s.val[r * s.cols + p];
+      ones = ones && c.val[q] == T(1);
     }
   }
+  c.ones = ones;
 }
 
 // Scratch of one RBM call, kept per calling thread so that training loops do not allocate.
@@ -356,8 +359,8 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
   if (sparse0 && sparse_k) {
     // dw = (ph0^T v0 - phk^T vk) / n from the column lists of v0 and vk.
     const int64_t nnz0 = std::max<int64_t>(1, total_count(s0, n)), nnzk = std::max<int64_t>(1, total_count(sk, n));
-    const SparseCols<T> c0{buf.col_start0.get(nv + 1), buf.col_idx0.get(nnz0), buf.col_val0.get(nnz0)};
-    const SparseCols<T> ck{buf.col_startk.get(nv + 1), buf.col_idxk.get(nnzk), buf.col_valk.get(nnzk)};
+    SparseCols<T> c0{buf.col_start0.get(nv + 1), buf.col_idx0.get(nnz0), buf.col_val0.get(nnz0), false};
+    SparseCols<T> ck{buf.col_startk.get(nv + 1), buf.col_idxk.get(nnzk), buf.col_valk.get(nnzk), false};
     to_columns(s0, n, c0);
     to_columns(sk, n, ck);
     // Threads take whole blocks of 16 visible units (see rbm_avx512::sparse_dw).

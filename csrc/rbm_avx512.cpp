@@ -88,11 +88,47 @@ void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, 
   }
 }
 
+namespace {
+
+// acc[q] += sum over nonzeros p0 .. p1 - 1 (row idx[p], value val[p]) of val * base[row * ld + 16 q ..];
+// kOnes: every value is 1 (additions only); kMasked: the vectors hold mask[q]'s lanes only.
+template <bool kOnes, bool kMasked, int NV>
+inline void column_sum(const int32_t* idx, const float* val, int32_t p0, int32_t p1, const float* base, int64_t ld,
+                       const __mmask16* mask, __m512* acc) {
+  for (int32_t p = p0; p < p1; ++p) {
+    const float* row = base + static_cast<int64_t>(idx[p]) * ld;
+    const __m512 v = _mm512_set1_ps(kOnes ? 1.0f : val[p]);
+#pragma GCC unroll 8
+    for (int q = 0; q < NV; ++q) {
+      const __m512 x = kMasked ? _mm512_maskz_loadu_ps(mask[q], row + 16 * q) : _mm512_loadu_ps(row + 16 * q);
+      acc[q] = kOnes ? _mm512_add_ps(acc[q], x) : _mm512_fmadd_ps(v, x, acc[q]);
+    }
+  }
+}
+
+// out[0 .. 16 NV) = scale * (column j's sum over a - its sum over b), for hidden units h0 ..
+template <bool kOnes, bool kMasked, int NV>
+inline void dw_row(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb,
+                   int64_t j, int64_t h0, int64_t nh, const __mmask16* mask, __m512 scale, float* out) {
+  // NOTE: two sums, subtracted at the end, so that equal chains (CD-0) give exactly 0.
+  __m512 sa[NV], sb[NV];
+  for (int q = 0; q < NV; ++q) sa[q] = sb[q] = _mm512_setzero_ps();
+  column_sum<kOnes, kMasked, NV>(a.idx, a.val, a.start[j], a.start[j + 1], pa + h0, nh, mask, sa);
+  column_sum<kOnes, kMasked, NV>(b.idx, b.val, b.start[j], b.start[j + 1], pb + h0, nh, mask, sb);
+  for (int q = 0; q < NV; ++q) {
+    const __m512 d = _mm512_mul_ps(_mm512_sub_ps(sa[q], sb[q]), scale);
+    _mm512_store_ps(out + 16 * q, kMasked ? _mm512_maskz_mov_ps(mask[q], d) : d);
+  }
+}
+
+}  // namespace
+
 void sparse_dw(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb, int64_t j0,
                int64_t j1, int64_t nh, int64_t nv, float scale, float* dw, float* scratch) {
   constexpr int kNV = 8;  // 128 hidden units per pass over a column's nonzeros
   const int64_t ld = (nh + 15) / 16 * 16;
   const __m512 s = _mm512_set1_ps(scale);
+  const bool ones = a.ones && b.ones;
   for (int64_t jb = j0; jb < j1; jb += 16) {
     const int64_t jn = std::min<int64_t>(16, j1 - jb);
     // scratch[jj, :] = row jb + jj of dw^T
@@ -103,25 +139,22 @@ void sparse_dw(const SparseCols<float>& a, const float* pa, const SparseCols<flo
         continue;
       }
       const int64_t j = jb + jj;
-      for (int64_t h0 = 0; h0 < nh; h0 += 16 * kNV) {
-        __mmask16 mask[kNV];
-        for (int q = 0; q < kNV; ++q) mask[q] = lanes(nh - h0 - 16 * q);
-        // NOTE: two sums, subtracted at the end, so that equal chains (CD-0) give exactly 0.
-        __m512 sa[kNV], sb[kNV];
-        for (int q = 0; q < kNV; ++q) sa[q] = sb[q] = _mm512_setzero_ps();
-        for (int32_t p = a.start[j]; p < a.start[j + 1]; ++p) {
-          const float* row = pa + static_cast<int64_t>(a.idx[p]) * nh + h0;
-          const __m512 v = _mm512_set1_ps(a.val[p]);
-          for (int q = 0; q < kNV; ++q) sa[q] = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(mask[q], row + 16 * q), sa[q]);
+      int64_t h0 = 0;
+      for (; h0 + 16 * kNV <= nh; h0 += 16 * kNV) {
+        if (ones) {
+          dw_row<true, false, kNV>(a, pa, b, pb, j, h0, nh, nullptr, s, srow + h0);
+        } else {
+          dw_row<false, false, kNV>(a, pa, b, pb, j, h0, nh, nullptr, s, srow + h0);
         }
-        for (int32_t p = b.start[j]; p < b.start[j + 1]; ++p) {
-          const float* row = pb + static_cast<int64_t>(b.idx[p]) * nh + h0;
-          const __m512 v = _mm512_set1_ps(b.val[p]);
-          for (int q = 0; q < kNV; ++q) sb[q] = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(mask[q], row + 16 * q), sb[q]);
+      }
+      // the last hidden units: as many whole-or-masked vectors as they need, up to ld
+      for (; h0 < nh; h0 += 16) {
+        const __mmask16 m = lanes(nh - h0);
+        if (ones) {
+          dw_row<true, true, 1>(a, pa, b, pb, j, h0, nh, &m, s, srow + h0);
+        } else {
+          dw_row<false, true, 1>(a, pa, b, pb, j, h0, nh, &m, s, srow + h0);
         }
-        for (int q = 0; q < kNV; ++q)
-          if (h0 + 16 * q < ld)
-            _mm512_store_ps(srow + h0 + 16 * q, _mm512_maskz_mov_ps(mask[q], _mm512_mul_ps(_mm512_sub_ps(sa[q], sb[q]), s)));
       }
     }
     // dw[h, jb .. jb + jn) = scratch[0 .. jn, h], 16 x 16 tiles

@@ -22,12 +22,14 @@ struct SparseRows {
   int64_t cols;
 };
 
-// The same nonzeros by column: column j's row indices and values in idx/val[start[j] .. start[j+1]).
+// The same nonzeros by column: column j's row indices and values in idx/val[start[j] .. start[j+1]);
+// `ones`: every value is 1 (binary data, samples).
 template <class T>
 struct SparseCols {
   int32_t* start;
   int32_t* idx;
   T* val;
+  bool ones;
 };
 
 namespace rbm_avx512 {
