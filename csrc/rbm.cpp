@@ -360,11 +360,23 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
     const int64_t nnz0 = std::max<int64_t>(1, total_count(s0, n)), nnzk = std::max<int64_t>(1, total_count(sk, n));
     SparseCols<T> c0{buf.col_start0.get(nv + 1), buf.col_idx0.get(nnz0), buf.col_val0.get(nnz0), false};
     SparseCols<T> ck{buf.col_startk.get(nv + 1), buf.col_idxk.get(nnzk), buf.col_valk.get(nnzk), false};
-    to_columns(s0, n, c0);
-    to_columns(sk, n, ck);
-    // Threads take whole blocks of 16 visible units (see rbm_avx512::sparse_dw).
+    // Three independent tasks (the threads share them out): the column lists of v0, those of vk, dc.
+    parallel_for(3, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        if (t == 0) to_columns(s0, n, c0);
+        if (t == 1) to_columns(sk, n, ck);
+        if (t == 2) mean_difference(ph0, phk, dc, n, nh);
+      }
+    });
+    // Threads take whole blocks of 16 visible units (see rbm_avx512::sparse_dw) and their db.
     parallel_for((nv + 15) / 16, 1, [&](int64_t q0, int64_t q1) {
       const int64_t j0 = 16 * q0, j1 = std::min(nv, 16 * q1);
+      for (int64_t j = j0; j < j1; ++j) {
+        double sum = 0.0;
+        for (int32_t p = c0.start[j]; p < c0.start[j + 1]; ++p) sum += static_cast<double>(c0.val[p]);
+        for (int32_t p = ck.start[j]; p < ck.start[j + 1]; ++p) sum -= static_cast<double>(ck.val[p]);
+        db[j] = static_cast<T>(sum / static_cast<double>(n));
+      }
       if constexpr (std::is_same_v<T, float>) {
         if (use_avx512<T>()) {
           thread_local AlignedBuffer<float> scratch;
@@ -373,18 +385,12 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
       }
       sparse_dw_portable(c0, ph0, ck, phk, j0, j1, nh, nv, inv_n, dw);
     });
-    for (int64_t j = 0; j < nv; ++j) {
-      double sum = 0.0;
-      for (int32_t p = c0.start[j]; p < c0.start[j + 1]; ++p) sum += static_cast<double>(c0.val[p]);
-      for (int32_t p = ck.start[j]; p < ck.start[j + 1]; ++p) sum -= static_cast<double>(ck.val[p]);
-      db[j] = static_cast<T>(sum / static_cast<double>(n));
-    }
   } else {
     gemm<T>(true, false, nh, nv, n, inv_n, ph0, nh, v0, nv, T(0), dw, nv);
     gemm<T>(true, false, nh, nv, n, -inv_n, phk, nh, chain_out, nv, T(1), dw, nv);
     mean_difference(v0, chain_out, db, n, nv);
+    mean_difference(ph0, phk, dc, n, nh);
   }
-  mean_difference(ph0, phk, dc, n, nh);
 }
 
 void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n) {
