@@ -101,24 +101,25 @@ int32_t activate_row_portable(T* a, const T* bias, int64_t cols, const float* u,
 
 // ---- dispatch -----------------------------------------------------------------------------------------
 
-// One pass over rows r0 .. r1 - 1 of a (rows, cols) layer after its product: act holds the
+// One pass over rows r0 .. r1 - 1, columns c0 .. c1 - 1 of a (rows, cols) layer after its product: act holds the
 // pre-activation less the bias on entry and P(unit = 1) = sigmoid(act + bias) on exit; with
 // `stream`, sample[i] = 1 exactly where the stream's uniform of element i (row-major) is below that
 // probability, else 0, and with `nonzeros` the sample's nonzeros are recorded there.
 template <class T>
-void activate_rows(T* act, const T* bias, int64_t r0, int64_t r1, int64_t cols, const PhiloxStream* stream, T* sample,
-                   const SparseRows<T>* nonzeros) {
+void activate_block(T* act, const T* bias, int64_t r0, int64_t r1, int64_t cols, int64_t c0, int64_t c1,
+                    const PhiloxStream* stream, T* sample, const SparseRows<T>* nonzeros) {
   thread_local AlignedBuffer<float> units;
   thread_local AlignedBuffer<int32_t> idx_scratch;
   thread_local AlignedBuffer<T> val_scratch;
+  const int64_t width = c1 - c0;
   float* u = nullptr;
-  if (stream != nullptr) u = units.get((cols + 8 + 63) / 64 * 64 + 64);
+  if (stream != nullptr) u = units.get((width + 8 + 63) / 64 * 64 + 64);
   for (int64_t r = r0; r < r1; ++r) {
     const float* ur = nullptr;
     if (stream != nullptr) {
-      const uint64_t first = static_cast<uint64_t>(r * cols);
+      const uint64_t first = static_cast<uint64_t>(r * cols + c0);
       const uint64_t block0 = first >> 2;
-      const int64_t nblocks = static_cast<int64_t>(((first + static_cast<uint64_t>(cols) + 3) >> 2) - block0);
+      const int64_t nblocks = static_cast<int64_t>(((first + static_cast<uint64_t>(width) + 3) >> 2) - block0);
       if (use_avx512<T>()) {
         rbm_avx512::philox_units(*stream, block0, nblocks, u);
       } else {
@@ -126,19 +127,27 @@ void activate_rows(T* act, const T* bias, int64_t r0, int64_t r1, int64_t cols, 
       }
       ur = u + (first & 3);
     }
-    int32_t* idx = nonzeros != nullptr ? nonzeros->idx + r * cols : idx_scratch.get(cols);
-    T* val = nonzeros != nullptr ? nonzeros->val + r * cols : val_scratch.get(cols);
-    T* a = act + r * cols;
-    T* s = sample != nullptr ? sample + r * cols : nullptr;
+    int32_t* idx = nonzeros != nullptr ? nonzeros->idx + r * cols : idx_scratch.get(width);
+    T* val = nonzeros != nullptr ? nonzeros->val + r * cols : val_scratch.get(width);
+    T* a = act + r * cols + c0;
+    T* s = sample != nullptr ? sample + r * cols + c0 : nullptr;
+    const T* bb = bias != nullptr ? bias + c0 : nullptr;
     int32_t count;
     if constexpr (std::is_same_v<T, float>) {
-      count = use_avx512<T>() ? rbm_avx512::activate_row(a, bias, cols, ur, s, idx, val)
-                              : activate_row_portable(a, bias, cols, ur, s, idx, val);
+      count = use_avx512<T>() ? rbm_avx512::activate_row(a, bb, width, ur, s, idx, val)
+                              : activate_row_portable(a, bb, width, ur, s, idx, val);
     } else {
-      count = activate_row_portable(a, bias, cols, ur, s, idx, val);
+      count = activate_row_portable(a, bb, width, ur, s, idx, val);
     }
     if (nonzeros != nullptr) nonzeros->count[r] = count;
   }
+}
+
+// activate_block over whole rows (`nonzeros` indexes columns from 0).
+template <class T>
+void activate_rows(T* act, const T* bias, int64_t r0, int64_t r1, int64_t cols, const PhiloxStream* stream, T* sample,
+                   const SparseRows<T>* nonzeros) {
+  activate_block(act, bias, r0, r1, cols, 0, cols, stream, sample, nonzeros);
 }
 
 template <class T>
@@ -243,12 +252,14 @@ struct Rbm {
       if constexpr (std::is_same_v<T, float>) {
         if (use_avx512<T>()) {
           thread_local AlignedBuffer<float> panel;
-          return rbm_avx512::sparse_hidden(*vs, n, w, nh, h0, h1, ph, panel.get(32 * nv));
+          rbm_avx512::sparse_hidden(*vs, n, w, nh, h0, h1, ph, panel.get(32 * nv));
+          // NOTE: activated by the thread that summed these columns (still in its cache).
+          return activate_block<T>(ph, c, 0, n, nh, h0, h1, stream, h, nullptr);
         }
       }
       sparse_hidden_portable(*vs, n, w, nh, h0, h1, ph);
+      activate_block<T>(ph, c, 0, n, nh, h0, h1, stream, h, nullptr);
     });
-    parallel_for(n, row_grain(nh), [&](int64_t r0, int64_t r1) { activate_rows<T>(ph, c, r0, r1, nh, stream, h, nullptr); });
   }
 
   // pv (n, nv) = sigmoid(h @ w + b) and v ~ pv, v's nonzeros into vs.
