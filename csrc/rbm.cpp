@@ -264,16 +264,8 @@ struct Rbm {
 
   // pv (n, nv) = sigmoid(h @ w + b) and v ~ pv, v's nonzeros into vs.
   void visible(const T* h, T* pv, const PhiloxStream* stream, T* v, const SparseRows<T>* vs) {
-    // Threads take column blocks (whole vectors) of pv: each runs the GEMM for its columns (on its own,
-    // being inside the parallel region) and activates them while they are in its cache.
-    const int64_t blocks = (nv + 15) / 16;
-    parallel_for(blocks, std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(n * nh * 16, 1)),
-                 [&](int64_t q0, int64_t q1) {
-                   const int64_t j0 = 16 * q0, j1 = std::min(nv, 16 * q1);
-                   gemm<T>(false, false, n, j1 - j0, nh, T(1), h, nh, w + j0, nv, T(0), pv + j0, nv);
-                   activate_block<T>(pv, b, 0, n, nv, j0, j1, stream, v, nullptr);
-                 });
-    find_nonzeros(v, n, nv, *vs);
+    gemm<T>(false, false, n, nv, nh, T(1), h, nh, w, nv, T(0), pv, nv);
+    parallel_for(n, row_grain(nv), [&](int64_t r0, int64_t r1) { activate_rows<T>(pv, b, r0, r1, nv, stream, v, vs); });
   }
 
   // k >= 1 Gibbs steps from `start` (its nonzeros in starts when sparse) into v (not aliasing
