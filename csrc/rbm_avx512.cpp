@@ -47,6 +47,37 @@ inline void transpose16(__m512* x) {
   }
 }
 
+// sigmoid of 16 floats: e = exp(-|x|) as in pk::fastmath (Cody-Waite reduction -|x| = n ln2 + r,
+// the same degree-6 polynomial for exp(r)) but 2^n by vscalefps, then 1/(1+e) by a reciprocal
+// estimate and one Newton step; e/(1+e) for x < 0.  NaN propagates.
+// Within 3 ulp of the exact value for normal results (fastmath: 2).
+// NOTE: measured (one thread, rbm_visible_probs 2000 x 784 with n_hidden = 1, sigmoid-bound):
+// 1.20 -> 0.98 ms against the compiler's vectorisation of fastmath::sigmoid (a division, exponent
+// bits by integer ops).
+inline __m512 sigmoid16(__m512 x) {
+  // -|x|, clamped where e is 0 in float anyway (keeps n small)
+  const __m512 nx = _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)), _mm512_set1_ps(-104.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(nx, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), nx);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512 e = _mm512_scalef_ps(p, n);
+  const __m512 d = _mm512_add_ps(e, _mm512_set1_ps(1.0f));
+  __m512 inv = _mm512_rcp14_ps(d);
+  inv = _mm512_mul_ps(inv, _mm512_fnmadd_ps(d, inv, _mm512_set1_ps(2.0f)));
+  const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+  const __m512 y = _mm512_mask_mul_ps(inv, neg, e, inv);
+  const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  return _mm512_mask_mov_ps(y, nan, x);
+}
+
 }  // namespace
 
 void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, float* out) {
@@ -248,8 +279,11 @@ int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val
 int32_t activate_row(float* a, const float* bias, int64_t cols, const float* u, float* sample, int32_t* idx,
                      float* val) {
   if (bias != nullptr) {
-#pragma omp simd
-    for (int64_t j = 0; j < cols; ++j) a[j] = pk::fastmath::sigmoid(a[j] + bias[j]);
+    for (int64_t j = 0; j < cols; j += 16) {
+      const __mmask16 in = lanes(cols - j);
+      const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(in, a + j), _mm512_maskz_loadu_ps(in, bias + j));
+      _mm512_mask_storeu_ps(a + j, in, sigmoid16(x));
+    }
   }
   if (u == nullptr) return 0;
   int32_t count = 0;
