@@ -227,14 +227,28 @@ struct Rbm {
   int64_t n, nv, nh;
   Buffers<T>& buf = buffers<T>();
 
+  // Only batches of at most this many visible units take the sparse products, whose scratch (the
+  // nonzeros, 8 bytes each at most, twice) is kept per thread; larger ones take the GEMMs, which
+  // need no scratch of that size and run well on them anyway.
+  static constexpr int64_t kSparseMaxElements = int64_t{1} << 21;
+  bool sparse_allowed() const { return n * nv <= kSparseMaxElements; }
+
+  // Storage for the nonzeros of a visible batch (null pointers when the batch is too large for them).
   SparseRows<T> visible_nonzeros(AlignedBuffer<int32_t>& idx, AlignedBuffer<T>& val, AlignedBuffer<int32_t>& count) {
+    if (!sparse_allowed()) return SparseRows<T>{nullptr, nullptr, nullptr, nv};
     return SparseRows<T>{idx.get(n * nv), val.get(n * nv), count.get(n), nv};
+  }
+
+  // Whether a visible batch with `total` nonzeros takes the sparse products.
+  bool sparse_enough(int64_t total) const {
+    return sparse_allowed() && static_cast<double>(total) <= kSparseDensity * static_cast<double>(n * nv);
   }
 
   // The nonzeros of the visible batch v into s; whether the sparse products pay for it.
   bool sparse(const T* v, const SparseRows<T>& s) {
+    if (!sparse_allowed()) return false;
     const int64_t total = find_nonzeros(v, n, nv, s);
-    return static_cast<double>(total) <= kSparseDensity * static_cast<double>(n * nv);
+    return sparse_enough(total);
   }
 
   // ph (n, nh) = sigmoid(v @ w^T + c), with `vs` (v's nonzeros) through the sparse product; with
@@ -262,7 +276,7 @@ struct Rbm {
     });
   }
 
-  // pv (n, nv) = sigmoid(h @ w + b) and v ~ pv, v's nonzeros into vs.
+  // pv (n, nv) = sigmoid(h @ w + b) and v ~ pv, v's nonzeros into vs (unless null).
   void visible(const T* h, T* pv, const PhiloxStream* stream, T* v, const SparseRows<T>* vs) {
     gemm<T>(false, false, n, nv, nh, T(1), h, nh, w, nv, T(0), pv, nv);
     parallel_for(n, row_grain(nv), [&](int64_t r0, int64_t r1) { activate_rows<T>(pv, b, r0, r1, nv, stream, v, vs); });
@@ -283,10 +297,10 @@ struct Rbm {
       const PhiloxStream hidden_stream(seed, counter + 2 * static_cast<uint64_t>(s));
       const PhiloxStream visible_stream(seed, counter + 2 * static_cast<uint64_t>(s) + 1);
       if (s > 0 || !first_drawn) hidden(cur, curs, ph, &hidden_stream, h);
-      visible(h, pv, &visible_stream, v, &vs);
-      total = total_count(vs, n);
+      visible(h, pv, &visible_stream, v, sparse_allowed() ? &vs : nullptr);
+      total = sparse_allowed() ? total_count(vs, n) : n * nv;
       cur = v;
-      curs = static_cast<double>(total) <= kSparseDensity * static_cast<double>(n * nv) ? &vs : nullptr;
+      curs = sparse_enough(total) ? &vs : nullptr;
     }
     return curs != nullptr;
   }
