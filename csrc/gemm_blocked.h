@@ -325,6 +325,68 @@ int gemm_threads(int64_t m, int64_t n, int64_t k) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), by_work)));
 }
 
+// ---- one row of C (m == 1, B not transposed) ---------------------------------------------------
+
+// C[0, j0 : j0 + NV lanes) for a row vector op(A) (k) times B: NV independent accumulators along N.
+// The micro-kernel would keep one row and two vectors of accumulators, whose FMA chains stall on
+// their latency at every k.
+template <class V, int NV>
+void row_times_b(const GemmArgs<typename V::T>& g, int64_t j0, int nlast) {
+  using T = typename V::T;
+  using Reg = typename V::Reg;
+  constexpr int L = V::kLanes;
+  const auto mask = V::mask(nlast);
+  const int64_t sa = g.trans_a ? g.lda : 1;
+  Reg acc[NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) acc[v] = V::zero();
+  const T* b = g.b + j0;
+  for (int64_t p = 0; p < g.k; ++p) {
+    const Reg av = V::bcast(g.a + p * sa);
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const Reg bv = v == NV - 1 && nlast != L ? V::load(b + v * L, mask) : V::load(b + v * L);
+      acc[v] = V::fma(av, bv, acc[v]);
+    }
+    b += g.ldb;
+  }
+  const Reg va = V::set1(g.alpha);
+  const Reg vb = V::set1(g.beta);
+  T* c = g.c + j0;
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    Reg r = V::mul(acc[v], va);
+    if (v < NV - 1 || nlast == L) {
+      if (g.beta != T(0)) r = V::fma(vb, V::load(c + v * L), r);
+      V::store(c + v * L, r);
+    } else {
+      if (g.beta != T(0)) r = V::fma(vb, V::load(c + v * L, mask), r);
+      V::store(c + v * L, r, mask);
+    }
+  }
+}
+
+template <class V>
+void row_gemm(const GemmArgs<typename V::T>& g) {
+  constexpr int L = V::kLanes;
+  constexpr int kMaxNV = 8;
+  for (int64_t j0 = 0; j0 < g.n; j0 += kMaxNV * L) {
+    const int64_t cols = std::min<int64_t>(kMaxNV * L, g.n - j0);
+    const int nv = static_cast<int>((cols + L - 1) / L);
+    const int nlast = static_cast<int>(cols - (nv - 1) * L);
+    switch (nv) {
+      case 1: row_times_b<V, 1>(g, j0, nlast); break;
+      case 2: row_times_b<V, 2>(g, j0, nlast); break;
+      case 3: row_times_b<V, 3>(g, j0, nlast); break;
+      case 4: row_times_b<V, 4>(g, j0, nlast); break;
+      case 5: row_times_b<V, 5>(g, j0, nlast); break;
+      case 6: row_times_b<V, 6>(g, j0, nlast); break;
+      case 7: row_times_b<V, 7>(g, j0, nlast); break;
+      default: row_times_b<V, 8>(g, j0, nlast); break;
+    }
+  }
+}
+
 template <class K>
 void gemm_blocked(const GemmArgs<typename K::V::T>& g) {
   using T = typename K::V::T;
@@ -335,6 +397,11 @@ void gemm_blocked(const GemmArgs<typename K::V::T>& g) {
     return;
   }
   const int nt = gemm_threads<K>(g.m, g.n, g.k);
+  if (g.m == 1 && !g.trans_b && nt == 1) {
+    // NOTE: measured on the RNN benchmark (T=25, N=1, H=100: a 1 x 100 x 100 product per step).
+    row_gemm<typename K::V>(g);
+    return;
+  }
   // One workspace per calling thread, sliced among its OpenMP team: allocated (or grown) here, where
   // std::bad_alloc can still reach the caller, never inside the parallel region.
   static thread_local AlignedBuffer<T> workspace;

@@ -145,7 +145,9 @@ def test_course_worked_example(backend, dtype):
 # lanes), several KC blocks (K > 256), several NC blocks (N > 512), packed and in-place operands
 # (A > 256 KiB, B > 512 KiB or transposed are packed), two threads and one, several MC blocks (M > 2040).
 ISA_SHAPES = [(1, 1, 1), (5, 3, 2), (13, 17, 19), (12, 32, 7), (25, 47, 300), (300, 530, 40),
-              (400, 30, 200), (20, 700, 200), (2100, 9, 40)]
+              (400, 30, 200), (20, 700, 200), (2100, 9, 40),
+              # one row of C (the RNN's per-step product): several passes of 8 vectors, a ragged edge
+              (1, 100, 100), (1, 300, 33), (1, 17, 500)]
 
 
 @pytest.fixture(params=["generic", "avx2", "avx512"])

@@ -322,3 +322,106 @@ def test_cd_chain_and_batch_errors(backend, rng):
         pykernels.rbm_cd(v0, w, b, c, seed=0, chain=bad, backend=backend)
     with pytest.raises(ValueError, match=r"rbm_cd: .*empty \(N = 0\)"):
         pykernels.rbm_cd(v0[:0], w, b, c, seed=0, backend=backend)
+
+
+# ---- the cpu backend's sparse products and every instruction-set path ---------------------------------
+# Batches with at most ~35 % nonzeros (binarised images, their reconstructions) take sums of the rows
+# of w^T and of the hidden probabilities that the nonzeros select instead of GEMMs; denser ones take
+# the GEMMs.  Shapes cross the kernels' edges: 16-lane vectors (n_hidden 1, 17), 256-wide hidden
+# chunks (300), 32-column blocks of the visible units (33, 70), 16 x 16 transpose tiles (n_visible 33).
+SPARSE_SHAPES = [(1, 1, 1), (9, 33, 17), (40, 70, 300), (64, 784, 64)]
+
+
+@pytest.fixture(params=["generic", "avx2", "avx512"])
+def isa(request):
+    """Each instruction set this CPU supports, selected in-process and restored afterwards."""
+    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    before = cpu.get_isa()
+    try:
+        cpu.set_isa(request.param)
+    except ValueError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield request.param
+    finally:
+        cpu.set_isa(before)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.1, 0.3, 0.6])
+@pytest.mark.parametrize("shape", SPARSE_SHAPES)
+def test_every_isa_sparse_and_dense_paths(isa, shape, density, dtype):
+    rng = np.random.default_rng(int(density * 10) + shape[1])
+    n, nv, nh = shape
+    w, b, c = machine(rng, nv, nh, dtype)
+    b -= dtype.type(1.5)  # sparse reconstructions, as after training on sparse data
+    v0 = binary(rng, (n, nv), dtype, density)
+    for k in (1, 2):
+        (vk, hk), (vk_ref, hk_ref) = run_both("rbm_gibbs", "cpu", v0, w, b, c, k, seed=11, counter=3)
+        np.testing.assert_array_equal(vk, vk_ref)
+        np.testing.assert_array_equal(hk, hk_ref)
+        got, want = run_both("rbm_cd", "cpu", v0, w, b, c, k, seed=11, counter=3)
+        np.testing.assert_array_equal(got[3], want[3])
+        assert_close(got[:3], want[:3], "backward")
+        chain = binary(rng, (n, nv), dtype, density)
+        got, want = run_both("rbm_cd", "cpu", v0, w, b, c, k, seed=11, counter=3, chain=chain)
+        np.testing.assert_array_equal(got[3], want[3])
+        assert_close(got[:3], want[:3], "backward")
+    got, want = run_both("rbm_hidden_probs", "cpu", v0, w, c)
+    assert_close(got, want, scale=2)
+
+
+def test_every_isa_sparse_non_binary_data(isa, dtype, rng):
+    """Data that are probabilities (mostly 0 here) enter the sparse products with their values."""
+    n, nv, nh = 30, 50, 20
+    w, b, c = machine(rng, nv, nh, dtype)
+    v0 = (rng.random((n, nv)) * binary(rng, (n, nv), np.float64, 0.2)).astype(dtype)
+    got, want = run_both("rbm_cd", "cpu", v0, w, b, c, 1, seed=2, counter=0)
+    np.testing.assert_array_equal(got[3], want[3])
+    assert_close(got[:3], want[:3], "backward")
+    assert_close(*run_both("rbm_hidden_probs", "cpu", v0, w, c), scale=2)
+
+
+def test_sparse_cd0_statistics_vanish(isa, dtype, rng):
+    w, b, c = machine(rng, 40, 30, dtype)
+    v0 = binary(rng, (25, 40), dtype, 0.1)
+    dw, db, dc, vk = pykernels.rbm_cd(v0, w, b, c, 0, seed=1, backend="cpu")
+    for g in (dw, db, dc):
+        np.testing.assert_array_equal(g, 0)
+    np.testing.assert_array_equal(vk, v0)
+
+
+def test_sparse_training_loop_matches_reference():
+    """The benchmark's loop (MNIST-sized, sparse data) on a few batches: same chains, same weights."""
+    from pykernels.benchmark import rbm as bench
+
+    inp = bench._make(300, 784, 64, 100)()
+    bench._check(bench._ours(inp, "cpu"), bench._ours(inp, "numpy"))
+
+
+def test_every_isa_probs_accurate_over_the_range(isa, dtype):
+    """The fused sigmoid of the cpu kernels against the exact value (float64 formulas): a few ulp
+    over the whole range, no overflow at the ends, NaN propagated."""
+    x = np.concatenate([np.linspace(-100, 100, 20001), [0.0, -0.0, 1e-8, -1e-8, 88.0, -87.3, -104.0, -1e4, 1e4,
+                                                        np.inf, -np.inf, np.nan]]).astype(dtype)
+    v, w, c = np.ones((1, 1), dtype), x[:, None].copy(), np.zeros(len(x), dtype)
+    got = pykernels.rbm_hidden_probs(v, w, c, backend="cpu")[0].astype(np.float64)
+    xd = x.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = np.where(xd >= 0, 1 / (1 + np.exp(-xd)), np.exp(xd) / (1 + np.exp(xd)))
+    finite = np.isfinite(xd)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(got[finite], want[finite], rtol=4 * eps, atol=np.finfo(dtype).tiny)
+    np.testing.assert_array_equal(got[np.isinf(xd)], (xd[np.isinf(xd)] > 0) * 1.0)
+    assert np.isnan(got[-1])
+
+
+def test_large_sparse_batch_takes_the_gemm_path(dtype, rng):
+    """A sparse batch beyond the sparse path's scratch limit (2**21 visible units) gives the same
+    samples and statistics through the GEMMs."""
+    n, nv, nh = 2700, 784, 6
+    w, b, c = machine(rng, nv, nh, dtype)
+    b -= dtype.type(1.5)
+    v0 = binary(rng, (n, nv), dtype, 0.1)
+    got, want = run_both("rbm_cd", "cpu", v0, w, b, c, 1, seed=5, counter=1)
+    np.testing.assert_array_equal(got[3], want[3])
+    assert_close(got[:3], want[:3], "backward")

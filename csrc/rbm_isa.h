@@ -1,0 +1,64 @@
+// Internal to the CPU RBM: the sparse layouts its products use and the float32 AVX-512 kernels
+// (rbm_avx512.cpp, entered only when active_isa() says the CPU has AVX-512).  rbm.cpp holds the
+// portable versions of the same kernels and picks one per call.
+//
+// Why sparse: the visible units (the data and every sample) and the hidden samples are 0/1, and
+// binarised images are mostly 0, so v @ w^T and the weight statistics ph^T @ v are sums of the
+// few rows of w^T (or of ph) that v selects: a fraction of a dense GEMM's work.
+#pragma once
+#include <cstdint>
+
+#include "common/philox.h"
+
+namespace pk::cpu {
+
+// The nonzeros of a (rows, cols) matrix: row r's column indices and values in idx/val[r * cols ..
+// r * cols + count[r]), columns increasing.
+template <class T>
+struct SparseRows {
+  int32_t* idx;
+  T* val;
+  int32_t* count;
+  int64_t cols;
+};
+
+// The same nonzeros by column: column j's row indices and values in idx/val[start[j] .. start[j+1]);
+// `ones`: every value is 1 (binary data, samples).
+template <class T>
+struct SparseCols {
+  int32_t* start;
+  int32_t* idx;
+  T* val;
+  bool ones;
+};
+
+namespace rbm_avx512 {
+
+// The uniforms of Philox blocks block0 .. block0 + nblocks - 1 of `stream`, 4 per block, into
+// out[0 .. 4 * nblocks); out must hold 4 * nblocks rounded up to 64.
+void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, float* out);
+
+// Columns h0 .. h1 - 1 (h0 a multiple of 32) of out (rows, nh): out[r, h] = sum over the nonzeros
+// (j, x) of row r of x * w[h, j], w (nh, x.cols).  Each 32 hidden units' rows of w are first
+// transposed into `panel` (x.cols * 32 floats, 64-byte aligned), so that a nonzero selects two
+// vectors; two partial sums (nonzeros p even, odd) are added at the end.
+void sparse_hidden(const SparseRows<float>& x, int64_t rows, const float* w, int64_t nh, int64_t h0, int64_t h1,
+                   float* out, float* panel);
+
+// Columns j0 .. j1 - 1 of dw (nh, nv): dw[h, j] = scale * (sum over column j's nonzeros (i, x) of a
+// of x * pa[i, h] - the same over b with pb), pa and pb (rows, nh); scratch holds 16 * nh rounded
+// up to 16 floats, 64-byte aligned.
+void sparse_dw(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb, int64_t j0,
+               int64_t j1, int64_t nh, int64_t nv, float scale, float* dw, float* scratch);
+
+// The nonzeros of x[0 .. cols) into idx/val (as SparseRows lays out one row); returns their number.
+int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val);
+
+// One row of a layer: p = sigmoid(a + bias) into a (a holds p already without bias); with u, sample[j] = (u[j] < p[j]) and the
+// sample's nonzeros (all 1) appended to idx/val, their number returned.
+int32_t activate_row(float* a, const float* bias, int64_t cols, const float* u, float* sample, int32_t* idx,
+                     float* val);
+
+}  // namespace rbm_avx512
+
+}  // namespace pk::cpu
