@@ -483,3 +483,36 @@ def test_host_only_models_refuse_to_device(dev, make):
     with pytest.raises(TypeError, match="trains on the host only"):
         model.to_device(name)
     assert model.device is None
+
+
+def test_layers_built_or_loaded_on_an_auto_device_backend_start_there(dev, monkeypatch, tmp_path):
+    """API.md: parameters live on the active backend's device.  On "cuda" that is automatic; here the
+    same mechanism is switched on for the backend under test (cuda-sim keeps NumPy parameters by
+    default)."""
+    from pykernels.nn import module
+
+    name, _ = dev
+    monkeypatch.setattr(module, "AUTO_DEVICE_BACKENDS", (name,))
+    x, y = _data("mlp", np.dtype(np.float32))
+    with pk.use_backend(name):
+        model = _mlp(np.float32)
+        assert model.device == name
+        assert all(isinstance(p.data, DeviceArray) and isinstance(p.grad, DeviceArray)
+                   for p in model.parameters())
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        before = [_host(p.data).copy() for p in model.parameters()]
+        _train(model, opt, x, y, 2)
+        assert all(isinstance(p.data, DeviceArray) for p in model.parameters())
+        assert any(not np.array_equal(b, _host(p.data)) for b, p in zip(before, model.parameters()))
+        path = tmp_path / "m.npz"
+        model.save(path)
+        loaded = nn.load(path)
+        assert loaded.device == name
+        for p, q in zip(model.parameters(), loaded.parameters()):
+            np.testing.assert_array_equal(_host(p.data), _host(q.data))
+    with pk.use_backend("cpu"):  # elsewhere nothing moves
+        assert _mlp(np.float32).device is None
+        assert nn.load(path).device is None
+    # a model with a host-only part stays on the host
+    with pk.use_backend(name):
+        assert nn.RBM(4, 3).device is None

@@ -38,6 +38,7 @@ class Conv2d(Module):
             self._param_names = ("weight",)
         self.x = None
         self.be = None
+        self._place_parameters()
         self._checked_shape = None
 
     def get_config(self):

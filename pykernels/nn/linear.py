@@ -56,6 +56,7 @@ class Linear(Module):
             self._param_names = ("weight",)
         self.x = None
         self.be = None
+        self._place_parameters()
 
     def get_config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,

@@ -58,6 +58,12 @@ def size_arg(where, name, value, minimum=1):
     return int(value)
 
 
+# API.md: parameters live on the active backend's device.  Layers built (or loaded) while the active
+# backend is one of these start on its device; on "cuda-sim" (whose device memory is host memory: a
+# test vehicle) parameters stay NumPy arrays unless to_device() is called.
+AUTO_DEVICE_BACKENDS = ("cuda",)
+
+
 class Parameter:
     """A trainable array ``data`` with its gradient ``grad`` (same shape and dtype) and a ``name``."""
 
@@ -177,6 +183,22 @@ class Module:
                     continue
                 setattr(p, attr, rt.to_device(np.ascontiguousarray(_tensor.to_numpy(a))))
         return self
+
+    def _place_parameters(self):
+        """Called when a layer is built or loaded: under an AUTO_DEVICE_BACKENDS backend the
+        parameters move to its device (models with a host-only part stay on the host); returns self."""
+        from pykernels import _backend
+
+        name = _backend.get_backend()
+        if name not in AUTO_DEVICE_BACKENDS:
+            return self
+        stack = [self]
+        while stack:
+            m = stack.pop()
+            if not m._device_ok:
+                return self
+            stack.extend(m.children())
+        return self.to_device(name)
 
     def to_host(self):
         """Move every parameter and gradient back to NumPy arrays; returns self."""

@@ -40,6 +40,7 @@ class RNN(Module):
         self.x = None
         self.be = None
         self.dh0 = None
+        self._place_parameters()
 
     def get_config(self):
         return {"input_size": self.input_size, "hidden_size": self.hidden_size,

@@ -135,4 +135,4 @@ def load(path):
                              f"file but the model expects {p.data.shape} {p.data.dtype}")
         p.data = np.array(a, order="C", copy=True)
         p.grad = np.zeros_like(p.data)
-    return model
+    return model._place_parameters()
