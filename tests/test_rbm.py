@@ -425,3 +425,20 @@ def test_large_sparse_batch_takes_the_gemm_path(dtype, rng):
     got, want = run_both("rbm_cd", "cpu", v0, w, b, c, 1, seed=5, counter=1)
     np.testing.assert_array_equal(got[3], want[3])
     assert_close(got[:3], want[:3], "backward")
+
+
+@pytest.mark.parametrize("op,args", [
+    ("rbm_hidden_probs", ("v", "w", "c")),
+    ("rbm_visible_probs", ("h", "w", "b")),
+    ("rbm_gibbs", ("v0", "w", "b", "c")),
+    ("rbm_cd", ("v0", "w", "b", "c")),
+])
+def test_missing_arrays_are_type_errors(backend, op, args, rng):
+    """None for any array argument (a bias included) is a TypeError naming it, on every backend."""
+    shapes = {"v": (3, 5), "v0": (3, 5), "h": (3, 4), "w": (4, 5), "b": (5,), "c": (4,)}
+    valid = {name: (rng.random(shapes[name]) < 0.5).astype(np.float32) for name in args}
+    kwargs = {"seed": 1} if op in ("rbm_gibbs", "rbm_cd") else {}
+    for missing in args:
+        call = [None if name == missing else valid[name] for name in args]
+        with pytest.raises(TypeError, match=f"argument '{missing}'"):
+            getattr(pykernels, op)(*call, backend=backend, **kwargs)

@@ -8,22 +8,25 @@ from pykernels.random import check_seed
 __all__ = ["rbm_hidden_probs", "rbm_visible_probs", "rbm_gibbs", "rbm_cd"]
 
 
-def _machine(op, w, b=None, c=None, **batches):
-    """Checks w (n_hidden, n_visible), the biases given and the named batches, each a pair
+_UNUSED = object()  # a bias the op does not take (None is a user's missing bias: a TypeError)
+
+
+def _machine(op, w, b=_UNUSED, c=_UNUSED, **batches):
+    """Checks w (n_hidden, n_visible), the biases the op takes and the named batches, each a pair
     ``(array, "visible" | "hidden")``; returns N."""
     checks.float_array(op, "w", w, ndim=2)
     n_hidden, n_visible = w.shape
     arrays = {"w": w}
-    if b is not None:
+    if b is not _UNUSED:
         arrays["b"] = checks.float_array(op, "b", b, ndim=1)
-    if c is not None:
+    if c is not _UNUSED:
         arrays["c"] = checks.float_array(op, "c", c, ndim=1)
     for name, (x, _) in batches.items():
         arrays[name] = checks.float_array(op, name, x, ndim=2)
     checks.same_dtype(op, **arrays)
-    if b is not None:
+    if b is not _UNUSED:
         checks.check_shape(op, "b", b, (n_visible,))
-    if c is not None:
+    if c is not _UNUSED:
         checks.check_shape(op, "c", c, (n_hidden,))
     n = None
     for name, (x, layer) in batches.items():
