@@ -293,3 +293,21 @@ def test_overflowing_x_shape_is_refused_before_any_kernel(backend, op):
     }
     with pytest.raises(ValueError, match="x_shape"):
         calls[op]()
+
+
+@pytest.mark.parametrize("op", ["im2col", "conv2d", "max_pool2d", "avg_pool2d"])
+def test_overflowing_output_geometry_is_refused_before_any_kernel(backend, op):
+    """Padding so large that OH*OW (or the padded extent) overflows int64 in the kernels is a
+    ValueError at the boundary."""
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    huge = 2**40
+    calls = {
+        "im2col": lambda: pykernels.im2col(x, 2, 1, huge, backend=backend),
+        "conv2d": lambda: pykernels.conv2d(x, np.zeros((1, 1, 2, 2), np.float32), None, 1, huge, backend=backend),
+        "max_pool2d": lambda: pykernels.max_pool2d(x, 2**41, 1, 2**40, backend=backend),
+        "avg_pool2d": lambda: pykernels.avg_pool2d(x, 2**41, 1, 2**40, backend=backend),
+    }
+    with pytest.raises(ValueError, match="patch entries|padded input"):
+        calls[op]()
+    with pytest.raises(ValueError, match="padded input"):
+        pykernels.im2col(x, 1, 2**62, 2**62, backend=backend)

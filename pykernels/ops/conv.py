@@ -28,15 +28,27 @@ def window_args(op, kernel_size, stride, padding, *, pool=False):
 
 
 def out_hw(op, name, shape, kernel_size, stride, padding):
-    """(OH, OW) for an input of NCHW ``shape`` (named ``name``); the kernel must fit the padded input."""
+    """(OH, OW) for an input of NCHW ``shape`` (named ``name``); the kernel must fit the padded input.
+
+    Also refuses geometries whose sizes overflow the kernels' int64 arithmetic: a padded extent, or
+    the N*C*OH*OW*KH*KW entries of the patch matrix (im2col's output, conv2d's workspace), beyond
+    what an array can hold."""
     out = []
     for axis, size, k, s, p in zip(("height", "width"), shape[2:], kernel_size, stride, padding):
+        if size + 2 * p > checks.MAX_SIZE:
+            raise ValueError(f"{op}: argument 'padding' {p} makes the padded input {axis} {size} + 2*{p} "
+                             f"larger than {checks.MAX_SIZE}")
         if size + 2 * p < k:
             raise ValueError(
                 f"{op}: kernel {axis} {k} is larger than the padded input {axis} {size} + 2*{p} "
                 f"(argument '{name}' has shape {tuple(shape)}, kernel_size {tuple(kernel_size)})"
             )
         out.append((size + 2 * p - k) // s + 1)
+    patches = math.prod(shape[:2]) * math.prod(out) * math.prod(kernel_size)
+    if patches > checks.MAX_SIZE // 8:
+        raise ValueError(f"{op}: output size {tuple(out)} with kernel_size {tuple(kernel_size)} for argument "
+                         f"'{name}' of shape {tuple(shape)} needs {patches} patch entries, more than an array "
+                         f"can hold ({checks.MAX_SIZE // 8})")
     return tuple(out)
 
 
