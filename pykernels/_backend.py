@@ -133,7 +133,17 @@ def resolve(name=None) -> Backend:
 
 
 _default = None
-_local = threading.local()
+
+
+class _Local(threading.local):
+    """Per-thread state: the use_backend stack (created empty in each thread on first access, so
+    that get_backend, on every op call, reads it without the cost of a failed getattr)."""
+
+    def __init__(self):
+        self.stack = []
+
+
+_local = _Local()
 
 
 def _initial_default():
@@ -146,7 +156,7 @@ def _initial_default():
 def get_backend():
     """Name of the backend ops use when called without ``backend=``."""
     global _default
-    stack = getattr(_local, "stack", None)
+    stack = _local.stack
     if stack:
         return stack[-1]
     if _default is None:
@@ -165,9 +175,7 @@ def set_backend(name):
 def use_backend(name):
     """Use ``name`` for ops called in this thread inside the ``with`` block."""
     resolve(_check_name(name))
-    stack = getattr(_local, "stack", None)
-    if stack is None:
-        stack = _local.stack = []
+    stack = _local.stack
     stack.append(name)
     try:
         yield name

@@ -190,6 +190,95 @@ def test_every_isa_views_and_empty(isa, dtype, rng):
     check("cpu", a, b, c, beta=0.0)
 
 
+# ---- the compiled fast entry of the plain product (no c, alpha 1, no transposes) ------------------
+
+
+class _Sub(np.ndarray):
+    pass
+
+
+def test_fast_entry_takes_only_exact_contiguous_pairs(isa, dtype, rng):
+    """_cpu.gemm_fast computes the product of exact, C-contiguous, aligned 2-D arrays of one native
+    float dtype, and returns None (never raises) for anything else, which the Python layer then
+    validates and converts as before."""
+    from pykernels import _cpu
+
+    for m, n, k in ISA_SHAPES + [(128, 10, 64), (64, 128, 784), (7, 9, 0)]:
+        a, b, _ = operands(rng, m, n, k, dtype)
+        got = _cpu.gemm_fast(a, b)
+        assert got is not None and got.dtype == dtype and got.shape == (m, n) and got.flags.c_contiguous
+        assert_close(got, reference.gemm(a, b), scale=np.sqrt(k + 1.0))
+    assert _cpu.gemm_fast(np.ones((0, 3), dtype), np.ones((3, 4), dtype)).shape == (0, 4)
+    a, b, _ = operands(rng, 6, 5, 4, dtype)
+    other = np.float32 if dtype == np.float64 else np.float64
+    unaligned = np.frombuffer(b"\0" + a.tobytes(), dtype=dtype, offset=1).reshape(a.shape)
+    assert not unaligned.flags.aligned
+    declined = [
+        (np.asfortranarray(a), b), (a, np.asfortranarray(b)), (views(a)["strided"], b), (a, views(b)["strided"]),
+        (a, b.astype(other)), (a.astype(other), b), (a.astype(np.int64), b.astype(np.int64)),
+        (a.astype(a.dtype.newbyteorder()), b.astype(b.dtype.newbyteorder())), (unaligned, b),
+        (a.view(_Sub), b), (a, b.view(_Sub)), (a.ravel(), b), (a, b[None]), (a, a), (a.tolist(), b), (a, None),
+    ]
+    for x, y in declined:
+        assert _cpu.gemm_fast(x, y) is None
+        if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.ndim == y.ndim == 2 and x.shape[1] == y.shape[0] \
+                and x.dtype == y.dtype == dtype:
+            # the ones the Python layer accepts still give the product through it
+            assert_close(pykernels.gemm(x, y, backend="cpu"), reference.gemm(a, b), scale=2.0)
+
+
+def test_fast_entry_only_for_the_cpu_backend(dtype, rng):
+    """The plain product goes to the compiled fast entry on the cpu backend only, whichever way the
+    backend is chosen; every other backend and an unknown name keep their own path and errors."""
+    from pykernels import _cpu
+    import importlib
+
+    gemm_module = importlib.import_module("pykernels.ops.gemm")
+
+    assert gemm_module._fast_entry("cpu") is _cpu.gemm_fast
+    assert gemm_module._fast_entry("numpy") is None
+    assert gemm_module._fast_entry("fortran") is None
+    assert gemm_module._fast_entry(["cpu"]) is None
+    a, b, _ = operands(rng, 12, 10, 64, dtype)
+    calls = []
+    original = gemm_module._fast.get("cpu")
+    gemm_module._fast["cpu"] = lambda x, y: calls.append(1) or original(x, y)
+    try:
+        with pykernels.use_backend("numpy"):
+            assert_close(pykernels.gemm(a, b), reference.gemm(a, b), scale=8.0)
+        assert not calls
+        with pykernels.use_backend("cpu"):
+            assert_close(pykernels.gemm(a, b), reference.gemm(a, b), scale=8.0)
+        assert calls == [1]
+        assert_close(pykernels.gemm(a, b, backend="cpu"), reference.gemm(a, b), scale=8.0)
+        assert calls == [1, 1]
+        # anything but the plain call, and ints for the scalars, take the validated path
+        pykernels.gemm(a, b, alpha=1, backend="cpu")
+        pykernels.gemm(a, b, alpha=2.0, backend="cpu")
+        pykernels.gemm(a, b.T.copy(), trans_b=True, backend="cpu")
+        pykernels.gemm(a, b, np.zeros((12, 10), dtype), backend="cpu")
+        assert calls == [1, 1]
+    finally:
+        gemm_module._fast["cpu"] = original
+    with pytest.raises(ValueError, match="unknown backend 'fortran'"):
+        pykernels.gemm(a, b, backend="fortran")
+    with pytest.raises(ValueError, match="gemm: inner dimensions differ"):
+        pykernels.gemm(a, a, backend="fortran")
+
+
+def test_use_backend_stack_per_thread():
+    """The per-thread use_backend stack starts empty in every thread (get_backend reads it directly)."""
+    default = pykernels.get_backend()
+    inner = "cpu" if default == "numpy" else "numpy"
+    seen = []
+    with pykernels.use_backend(inner):
+        t = threading.Thread(target=lambda: seen.append(pykernels.get_backend()))
+        t.start()
+        t.join()
+        assert pykernels.get_backend() == inner
+    assert seen == [default] and pykernels.get_backend() == default
+
+
 # ---- errors (API.md) ----------------------------------------------------------------------------------
 
 
