@@ -363,3 +363,61 @@ def test_concurrent_callers(compiled_backend, rng):
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+def test_concurrent_plain_callers(rng):
+    """Threads calling the plain product (the compiled fast entry, GIL released) at once."""
+    pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    cases = []
+    for i, (m, n, k) in enumerate([(200, 150, 170), (64, 128, 784), (128, 10, 64), (1, 100, 100)] * 2):
+        a, b, _ = operands(rng, m, n, k, np.float32 if i % 2 == 0 else np.float64)
+        cases.append((a, b, reference.gemm(a, b)))
+    errors = []
+    start = threading.Barrier(len(cases))
+
+    def worker(a, b, want):
+        try:
+            start.wait()
+            for _ in range(20):
+                assert_close(pykernels.gemm(a, b, backend="cpu"), want, scale=np.sqrt(a.shape[1] + 1.0))
+        except Exception as exc:  # noqa: BLE001 - reported below with its thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=case) for case in cases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("user", [None, "5000", "passive"])
+def test_openmp_spin_is_bounded_unless_chosen(user):
+    """libgomp (read once, when pykernels._cpu loads it) gets GOMP_SPINCOUNT=1000 unless the user
+    set GOMP_SPINCOUNT or OMP_WAIT_POLICY; the process environment is left as the user had it."""
+    pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env["OMP_DISPLAY_ENV"] = "verbose"
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pykernels.__file__))
+    if user == "passive":
+        env["OMP_WAIT_POLICY"] = "passive"
+    elif user is not None:
+        env["GOMP_SPINCOUNT"] = user
+    code = ("import os, numpy as np, pykernels; pykernels.gemm(np.ones((2, 2)), np.ones((2, 2)), backend='cpu');"
+            "print('after', os.environ.get('GOMP_SPINCOUNT'))")
+    with tempfile.TemporaryDirectory() as cwd:
+        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True,
+                             check=True)
+    if user is None:
+        assert "GOMP_SPINCOUNT = '1000'" in out.stderr, out.stderr
+        assert "after None" in out.stdout
+    elif user == "passive":
+        assert "GOMP_SPINCOUNT = '1000'" not in out.stderr and "OMP_WAIT_POLICY = 'PASSIVE'" in out.stderr
+        assert "after None" in out.stdout
+    else:
+        assert f"GOMP_SPINCOUNT = '{user}'" in out.stderr and f"after {user}" in out.stdout
