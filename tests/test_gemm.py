@@ -421,3 +421,31 @@ def test_openmp_spin_is_bounded_unless_chosen(user):
         assert "after None" in out.stdout
     else:
         assert f"GOMP_SPINCOUNT = '{user}'" in out.stderr and f"after {user}" in out.stdout
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_fast_entry_does_not_leak(dtype, rng):
+    """The fast entry allocates its output through the NumPy C API: neither the output buffers nor
+    references to the dtype may leak (thousands of calls, resident memory and dtype refcount)."""
+    import gc
+    import sys
+
+    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    a = random(rng, (64, 64), dtype)  # 16-32 KiB outputs
+
+    def rss():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+
+    for _ in range(200):
+        cpu.gemm_fast(a, a)
+        pykernels.gemm(a, a, backend="cpu")
+    gc.collect()
+    refs, before = sys.getrefcount(a.dtype), rss()
+    for _ in range(3000):
+        cpu.gemm_fast(a, a)
+        pykernels.gemm(a, a, backend="cpu")
+        assert cpu.gemm_fast(a, a.T) is None
+    gc.collect()
+    assert abs(sys.getrefcount(a.dtype) - refs) < 10
+    assert rss() - before < 8 << 20  # 6000 leaked outputs would be 96-192 MiB

@@ -61,8 +61,13 @@ py::object gemm_fast(py::handle a, py::handle b) {
   const int64_t m = pa->dimensions[0], k = pa->dimensions[1], n = pb->dimensions[1];
   auto run = [&](auto tag) -> py::object {
     using T = decltype(tag);
-    py::array_t<T> out = empty<T>({m, n});
-    T* o = out.mutable_data();
+    // NOTE: straight from the NumPy C API: py::array_t's constructor builds shape and stride vectors.
+    Py_INCREF(pa->descr);  // stolen by PyArray_NewFromDescr
+    Py_intptr_t dims[2] = {static_cast<Py_intptr_t>(m), static_cast<Py_intptr_t>(n)};
+    py::object out = py::reinterpret_steal<py::object>(
+        api.PyArray_NewFromDescr_(api.PyArray_Type_, pa->descr, 2, dims, nullptr, nullptr, 0, nullptr));
+    if (!out) throw py::error_already_set();
+    T* o = reinterpret_cast<T*>(pd::array_proxy(out.ptr())->data);
     const T* ad = reinterpret_cast<const T*>(pa->data);
     const T* bd = reinterpret_cast<const T*>(pb->data);
     {

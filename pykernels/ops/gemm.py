@@ -95,7 +95,11 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, bac
         and alpha == 1.0
         and type(beta) is float
     ):
-        fast = _fast_entry(_backend.get_backend() if backend is None else backend)
+        name = _backend.get_backend() if backend is None else backend
+        try:
+            fast = _fast[name]
+        except (KeyError, TypeError):
+            fast = _fast_entry(name)
         if fast is not None:
             out = fast(a, b)
             if out is not None:
