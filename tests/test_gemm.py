@@ -207,6 +207,7 @@ def test_fast_entry_takes_only_exact_contiguous_pairs(isa, dtype, rng):
         a, b, _ = operands(rng, m, n, k, dtype)
         got = _cpu.gemm_fast(a, b)
         assert got is not None and got.dtype == dtype and got.shape == (m, n) and got.flags.c_contiguous
+        assert got.flags.writeable and got.flags.owndata and got.flags.aligned
         assert_close(got, reference.gemm(a, b), scale=np.sqrt(k + 1.0))
     assert _cpu.gemm_fast(np.ones((0, 3), dtype), np.ones((3, 4), dtype)).shape == (0, 4)
     a, b, _ = operands(rng, 6, 5, 4, dtype)
