@@ -76,6 +76,30 @@ _cache: dict = {}
 _cache_lock = threading.Lock()
 
 
+# libgomp's spin-wait after each parallel region, when the user chose none (GOMP_SPINCOUNT or
+# OMP_WAIT_POLICY): libgomp reads it once, when it is loaded, which is normally with the first
+# compiled backend module (pykernels._cpu, or the CUDA layer's modules, which also link it).
+# Its default, 300000 spins of `pause` (about 15 ms on Sapphire Rapids, where one pause is about 140
+# cycles), keeps each idle worker on a core long after a kernel returns; when another process wants
+# that core (2-core machines, CI), the next kernel's threads wait on each other's time slices and a
+# 0.05 ms product took 1-9 ms. 1000 spins (tens of microseconds) still cover back-to-back calls.
+# The environment is restored after the import (child processes see the user's own); a libgomp
+# loaded earlier by another library (e.g. PyTorch imported first) keeps its setting.
+_GOMP_SPINCOUNT = "1000"
+
+
+@contextlib.contextmanager
+def _bounded_gomp_spin():
+    bound = "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ
+    if bound:
+        os.environ["GOMP_SPINCOUNT"] = _GOMP_SPINCOUNT
+    try:
+        yield
+    finally:
+        if bound:
+            os.environ.pop("GOMP_SPINCOUNT", None)
+
+
 def _load(name):
     """Returns (Backend, None) or (None, reason it cannot run)."""
     if name == "numpy":
@@ -100,7 +124,8 @@ def _load(name):
 def _get(name):
     with _cache_lock:
         if name not in _cache:
-            _cache[name] = _load(name)
+            with _bounded_gomp_spin():
+                _cache[name] = _load(name)
         return _cache[name]
 
 
@@ -133,7 +158,17 @@ def resolve(name=None) -> Backend:
 
 
 _default = None
-_local = threading.local()
+
+
+class _Local(threading.local):
+    """Per-thread state: the use_backend stack (created empty in each thread on first access, so
+    that get_backend, on every op call, reads it without the cost of a failed getattr)."""
+
+    def __init__(self):
+        self.stack = []
+
+
+_local = _Local()
 
 
 def _initial_default():
@@ -146,7 +181,7 @@ def _initial_default():
 def get_backend():
     """Name of the backend ops use when called without ``backend=``."""
     global _default
-    stack = getattr(_local, "stack", None)
+    stack = _local.stack
     if stack:
         return stack[-1]
     if _default is None:
@@ -165,9 +200,7 @@ def set_backend(name):
 def use_backend(name):
     """Use ``name`` for ops called in this thread inside the ``with`` block."""
     resolve(_check_name(name))
-    stack = getattr(_local, "stack", None)
-    if stack is None:
-        stack = _local.stack = []
+    stack = _local.stack
     stack.append(name)
     try:
         yield name

@@ -190,6 +190,96 @@ def test_every_isa_views_and_empty(isa, dtype, rng):
     check("cpu", a, b, c, beta=0.0)
 
 
+# ---- the compiled fast entry of the plain product (no c, alpha 1, no transposes) ------------------
+
+
+class _Sub(np.ndarray):
+    pass
+
+
+def test_fast_entry_takes_only_exact_contiguous_pairs(isa, dtype, rng):
+    """_cpu.gemm_fast computes the product of exact, C-contiguous, aligned 2-D arrays of one native
+    float dtype, and returns None (never raises) for anything else, which the Python layer then
+    validates and converts as before."""
+    from pykernels import _cpu
+
+    for m, n, k in ISA_SHAPES + [(128, 10, 64), (64, 128, 784), (7, 9, 0)]:
+        a, b, _ = operands(rng, m, n, k, dtype)
+        got = _cpu.gemm_fast(a, b)
+        assert got is not None and got.dtype == dtype and got.shape == (m, n) and got.flags.c_contiguous
+        assert got.flags.writeable and got.flags.owndata and got.flags.aligned
+        assert_close(got, reference.gemm(a, b), scale=np.sqrt(k + 1.0))
+    assert _cpu.gemm_fast(np.ones((0, 3), dtype), np.ones((3, 4), dtype)).shape == (0, 4)
+    a, b, _ = operands(rng, 6, 5, 4, dtype)
+    other = np.float32 if dtype == np.float64 else np.float64
+    unaligned = np.frombuffer(b"\0" + a.tobytes(), dtype=dtype, offset=1).reshape(a.shape)
+    assert not unaligned.flags.aligned
+    declined = [
+        (np.asfortranarray(a), b), (a, np.asfortranarray(b)), (views(a)["strided"], b), (a, views(b)["strided"]),
+        (a, b.astype(other)), (a.astype(other), b), (a.astype(np.int64), b.astype(np.int64)),
+        (a.astype(a.dtype.newbyteorder()), b.astype(b.dtype.newbyteorder())), (unaligned, b),
+        (a.view(_Sub), b), (a, b.view(_Sub)), (a.ravel(), b), (a, b[None]), (a, a), (a.tolist(), b), (a, None),
+    ]
+    for x, y in declined:
+        assert _cpu.gemm_fast(x, y) is None
+        if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.ndim == y.ndim == 2 and x.shape[1] == y.shape[0] \
+                and x.dtype == y.dtype == dtype:
+            # the ones the Python layer accepts still give the product through it
+            assert_close(pykernels.gemm(x, y, backend="cpu"), reference.gemm(a, b), scale=2.0)
+
+
+def test_fast_entry_only_for_the_cpu_backend(dtype, rng):
+    """The plain product goes to the compiled fast entry on the cpu backend only, whichever way the
+    backend is chosen; every other backend and an unknown name keep their own path and errors."""
+    from pykernels import _cpu
+    import importlib
+
+    gemm_module = importlib.import_module("pykernels.ops.gemm")
+
+    assert gemm_module._fast_entry("cpu") is _cpu.gemm_fast
+    assert gemm_module._fast_entry("numpy") is None
+    assert gemm_module._fast_entry("fortran") is None
+    assert gemm_module._fast_entry(["cpu"]) is None
+    a, b, _ = operands(rng, 12, 10, 64, dtype)
+    calls = []
+    original = gemm_module._fast.get("cpu")
+    gemm_module._fast["cpu"] = lambda x, y: calls.append(1) or original(x, y)
+    try:
+        with pykernels.use_backend("numpy"):
+            assert_close(pykernels.gemm(a, b), reference.gemm(a, b), scale=8.0)
+        assert not calls
+        with pykernels.use_backend("cpu"):
+            assert_close(pykernels.gemm(a, b), reference.gemm(a, b), scale=8.0)
+        assert calls == [1]
+        assert_close(pykernels.gemm(a, b, backend="cpu"), reference.gemm(a, b), scale=8.0)
+        assert calls == [1, 1]
+        # anything but the plain call, and ints for the scalars, take the validated path
+        pykernels.gemm(a, b, alpha=1, backend="cpu")
+        pykernels.gemm(a, b, alpha=2.0, backend="cpu")
+        pykernels.gemm(a, b.T.copy(), trans_b=True, backend="cpu")
+        pykernels.gemm(a, b, np.zeros((12, 10), dtype), backend="cpu")
+        assert calls == [1, 1]
+    finally:
+        gemm_module._fast["cpu"] = original
+    with pytest.raises(ValueError, match="unknown backend 'fortran'"):
+        pykernels.gemm(a, b, backend="fortran")
+    with pytest.raises(ValueError, match="gemm: inner dimensions differ"):
+        pykernels.gemm(a, a, backend="fortran")
+
+
+def test_use_backend_stack_per_thread():
+    """The per-thread use_backend stack starts empty in every thread (get_backend reads it directly)."""
+    default = pykernels.get_backend()
+    inner = "cpu" if default == "numpy" else "numpy"
+    seen = []
+    with pykernels.use_backend(inner):
+        t = threading.Thread(target=lambda: seen.append(pykernels.get_backend()))
+        t.start()
+        t.join()
+        assert pykernels.get_backend() == inner
+    assert seen == [default] and pykernels.get_backend() == default
+
+
 # ---- errors (API.md) ----------------------------------------------------------------------------------
 
 
@@ -274,3 +364,89 @@ def test_concurrent_callers(compiled_backend, rng):
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+def test_concurrent_plain_callers(rng):
+    """Threads calling the plain product (the compiled fast entry, GIL released) at once."""
+    pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    cases = []
+    for i, (m, n, k) in enumerate([(200, 150, 170), (64, 128, 784), (128, 10, 64), (1, 100, 100)] * 2):
+        a, b, _ = operands(rng, m, n, k, np.float32 if i % 2 == 0 else np.float64)
+        cases.append((a, b, reference.gemm(a, b)))
+    errors = []
+    start = threading.Barrier(len(cases))
+
+    def worker(a, b, want):
+        try:
+            start.wait()
+            for _ in range(20):
+                assert_close(pykernels.gemm(a, b, backend="cpu"), want, scale=np.sqrt(a.shape[1] + 1.0))
+        except Exception as exc:  # noqa: BLE001 - reported below with its thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=case) for case in cases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("user", [None, "5000", "passive"])
+def test_openmp_spin_is_bounded_unless_chosen(user):
+    """libgomp (read once, when pykernels._cpu loads it) gets GOMP_SPINCOUNT=1000 unless the user
+    set GOMP_SPINCOUNT or OMP_WAIT_POLICY; the process environment is left as the user had it."""
+    pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env["OMP_DISPLAY_ENV"] = "verbose"
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pykernels.__file__))
+    if user == "passive":
+        env["OMP_WAIT_POLICY"] = "passive"
+    elif user is not None:
+        env["GOMP_SPINCOUNT"] = user
+    code = ("import os, numpy as np, pykernels; pykernels.gemm(np.ones((2, 2)), np.ones((2, 2)), backend='cpu');"
+            "print('after', os.environ.get('GOMP_SPINCOUNT'))")
+    with tempfile.TemporaryDirectory() as cwd:
+        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True,
+                             check=True)
+    if user is None:
+        assert "GOMP_SPINCOUNT = '1000'" in out.stderr, out.stderr
+        assert "after None" in out.stdout
+    elif user == "passive":
+        assert "GOMP_SPINCOUNT = '1000'" not in out.stderr and "OMP_WAIT_POLICY = 'PASSIVE'" in out.stderr
+        assert "after None" in out.stdout
+    else:
+        assert f"GOMP_SPINCOUNT = '{user}'" in out.stderr and f"after {user}" in out.stdout
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_fast_entry_does_not_leak(dtype, rng):
+    """The fast entry allocates its output through the NumPy C API: neither the output buffers nor
+    references to the dtype may leak (thousands of calls, resident memory and dtype refcount)."""
+    import gc
+    import sys
+
+    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    a = random(rng, (64, 64), dtype)  # 16-32 KiB outputs
+
+    def rss():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+
+    for _ in range(200):
+        cpu.gemm_fast(a, a)
+        pykernels.gemm(a, a, backend="cpu")
+    gc.collect()
+    refs, before = sys.getrefcount(a.dtype), rss()
+    for _ in range(3000):
+        cpu.gemm_fast(a, a)
+        pykernels.gemm(a, a, backend="cpu")
+        assert cpu.gemm_fast(a, a.T) is None
+    gc.collect()
+    assert abs(sys.getrefcount(a.dtype) - refs) < 10
+    assert rss() - before < 8 << 20  # 6000 leaked outputs would be 96-192 MiB

@@ -32,6 +32,27 @@ def _resolve(backend):
     return be
 
 
+# The compiled entry point for the plain product (see gemm below) by backend name, None for the
+# backends without one; filled on first use of a name that resolves.
+_fast = {}
+
+
+def _fast_entry(name):
+    try:
+        return _fast[name]
+    except (KeyError, TypeError):  # TypeError: an unhashable backend argument
+        pass
+    if type(name) is not str:
+        return None
+    try:
+        be = _resolve(name)
+    except (TypeError, ValueError, RuntimeError):
+        return None  # the full path raises it, after the argument checks, as it always has
+    fn = getattr(be.impl, "gemm_fast", None) if be.name == "cpu" else None
+    _fast[name] = fn
+    return fn
+
+
 def _validate(a, b, c, alpha, beta, trans_a, trans_b):
     """The full checks, with messages (checks.py); returns a, b, c (device arrays as DeviceView),
     alpha, beta, trans_a, trans_b."""
@@ -63,6 +84,26 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, bac
     # overhead is a large share of the call. The common case (exact ndarrays, one float dtype,
     # 2-D, matching inner dimensions, Python float/int scalars, bool flags) is recognised with a
     # few cheap tests; anything else, including every error, goes through _validate.
+    # The plainest call (no c, alpha 1, no transposes) on the cpu backend goes straight to a
+    # compiled entry point that checks the arrays itself and returns None for anything that is not
+    # an exact, C-contiguous, aligned 2-D float32/float64 pair with matching inner dimensions.
+    if (
+        c is None
+        and trans_a is False
+        and trans_b is False
+        and type(alpha) is float
+        and alpha == 1.0
+        and type(beta) is float
+    ):
+        name = _backend.get_backend() if backend is None else backend
+        try:
+            fast = _fast[name]
+        except (KeyError, TypeError):
+            fast = _fast_entry(name)
+        if fast is not None:
+            out = fast(a, b)
+            if out is not None:
+                return out
     if (
         type(a) is np.ndarray
         and type(b) is np.ndarray
