@@ -300,10 +300,21 @@ struct Rbm {
       if (stream != nullptr && use_avx512<T>() && path != RbmVisiblePath::kGemm) {
         const bool amx = path == RbmVisiblePath::kAmx;
         if (amx && packed_state == 0) {
-          packed_state = rbm_amx::pack(w, nh, nv, buf.packed.get(rbm_amx::packed_size(nh, nv)),
-                                       buf.bound.get((nv + 15) / 16 * 16))
-                             ? 1
-                             : 2;
+          uint16_t* packed = buf.packed.get(rbm_amx::packed_size(nh, nv));
+          float* bound = buf.bound.get((nv + 15) / 16 * 16);
+          std::atomic<bool> ok{true};
+          const int64_t kb = (nh + 31) / 32, nt = (nv + 15) / 16;
+          // tasks: the K blocks of the packing, then the bounds of 8 column tiles at a time
+          parallel_for(kb + (nt + 7) / 8, 1, [&](int64_t q0, int64_t q1) {
+            for (int64_t q = q0; q < q1; ++q) {
+              if (q < kb) {
+                rbm_amx::pack(w, nh, nv, q, q + 1, packed);
+              } else if (!rbm_amx::bound(w, nh, nv, 8 * (q - kb), std::min(nt, 8 * (q - kb) + 8), bound)) {
+                ok = false;
+              }
+            }
+          });
+          packed_state = ok ? 1 : 2;
         }
         if (!amx || packed_state == 1) {
           const uint16_t* packed = amx ? buf.packed.get(rbm_amx::packed_size(nh, nv)) : nullptr;

@@ -113,12 +113,12 @@ bool available() {
 
 int64_t packed_size(int64_t nh, int64_t nv) { return 2 * ((nh + 31) / 32) * ((nv + 15) / 16) * 512; }
 
-bool pack(const float* w, int64_t nh, int64_t nv, uint16_t* packed, float* bound) {
+void pack(const float* w, int64_t nh, int64_t nv, int64_t k0, int64_t k1, uint16_t* packed) {
   const int64_t kb = (nh + 31) / 32, nt = (nv + 15) / 16;
   uint16_t* hi = packed;
   uint16_t* lo = packed + kb * nt * 512;
   // tile (k, t), row p: 16 pairs (w[32k + 2p, 16t + n], w[32k + 2p + 1, 16t + n]) as bf16
-  for (int64_t k = 0; k < kb; ++k) {
+  for (int64_t k = k0; k < k1; ++k) {
     for (int64_t p = 0; p < 16; ++p) {
       const int64_t k0 = 32 * k + 2 * p, k1 = k0 + 1;
       for (int64_t t = 0; t < nt; ++t) {
@@ -134,6 +134,10 @@ bool pack(const float* w, int64_t nh, int64_t nv, uint16_t* packed, float* bound
       }
     }
   }
+}
+
+bool bound(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, float* bound) {
+  const int64_t kb = (nh + 31) / 32;
   // |tile product - exact sum| <= g * S with S = sum over the selected rows of |w| <= the column sum
   // of |w|: each of the at most 2 * 32 kb + nh additions (tile product, exact sum) rounds once
   // (2^-24 each, times 1.01 for the products' (1 + 2^-8) |w| and second-order terms), plus the
@@ -142,12 +146,14 @@ bool pack(const float* w, int64_t nh, int64_t nv, uint16_t* packed, float* bound
   const double g = (2.0 * 32.0 * static_cast<double>(kb) + static_cast<double>(nh) + 4.0) * 0x1p-24 * 1.01 + 0x1p-16;
   const double raise = 1.0 + static_cast<double>(nh) * 0x1p-23;
   bool ok = true;
-  for (int64_t t = 0; t < nt; ++t) {
+  for (int64_t t = t0; t < t1; ++t) {
     const __mmask16 in = lanes(nv - 16 * t);
-    __m512 s = _mm512_setzero_ps();
-    for (int64_t h = 0; h < nh; ++h) s = _mm512_add_ps(s, _mm512_abs_ps(_mm512_maskz_loadu_ps(in, w + h * nv + 16 * t)));
+    // four partial sums (any order of the additions is covered by `raise`)
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t h = 0; h < nh; ++h)
+      s[h & 3] = _mm512_add_ps(s[h & 3], _mm512_abs_ps(_mm512_maskz_loadu_ps(in, w + h * nv + 16 * t)));
     alignas(64) float col[16];
-    _mm512_store_ps(col, s);
+    _mm512_store_ps(col, _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])));
     for (int i = 0; i < 16; ++i) {
       // NaN, infinities and huge weights: the bound would not hold (or overflow); the caller takes
       // another path.

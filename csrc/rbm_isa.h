@@ -71,11 +71,16 @@ bool available();
 // uint16 count of pack()'s output for w (nh, nv).
 int64_t packed_size(int64_t nh, int64_t nv);
 
-// w (nh, nv) as bf16 parts hi and lo in AMX tile layout into `packed` (packed_size, 64-byte
-// aligned), and per visible unit j the bound on the error of the tile product into bound[j]
-// ((nv + 15) / 16 * 16 floats, 64-byte aligned).  Returns false when w has entries the bound does
-// not cover (NaN, infinities, column sums of |w| of 1e30 or more).
-bool pack(const float* w, int64_t nh, int64_t nv, uint16_t* packed, float* bound);
+// K blocks k0 .. k1 - 1 (32 hidden units each) of w (nh, nv) as bf16 parts hi and lo in AMX tile
+// layout into `packed` (packed_size, 64-byte aligned; lo = w - hi rounded, so |w - hi - lo| <=
+// 2^-17 |w|).
+void pack(const float* w, int64_t nh, int64_t nv, int64_t k0, int64_t k1, uint16_t* packed);
+
+// For the visible units of column tiles t0 .. t1 - 1 (16 units each), the bound on the error of
+// the tile product (and of the sums that follow it) into bound[16 t0 .. 16 t1) (64-byte aligned).
+// Returns false when w's columns there have entries the bound does not cover (NaN, infinities,
+// column sums of |w| of 1e30 or more).
+bool bound(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, float* bound);
 
 // Rows 16 t0 .. min(n, 16 t1) - 1 of v (n, nv): v[r, j] = (u < sigmoid(sum_k h[r, k] w[k, j] +
 // bias[j])), u the stream's uniform of element r * nv + j, the sum being the exact one (fp32, 0
