@@ -44,6 +44,22 @@ inline __m512i round_bf16(__m512i bits) {
   return _mm512_and_si512(r, _mm512_set1_epi32(static_cast<int>(0xffff0000u)));
 }
 
+#ifdef PK_NO_AMX
+// A compiler without AMX support: available() is false and the tile code is never entered.
+#undef _tile_zero
+#define _tile_zero(t) __builtin_trap()
+#undef _tile_loadd
+#define _tile_loadd(t, p, s) __builtin_trap()
+#undef _tile_dpbf16ps
+#define _tile_dpbf16ps(c, a, b) __builtin_trap()
+#undef _tile_stored
+#define _tile_stored(t, p, s) __builtin_trap()
+#undef _tile_loadconfig
+#define _tile_loadconfig(p) __builtin_trap()
+#undef _tile_release
+#define _tile_release() __builtin_trap()
+#endif
+
 // tmm0 .. NT-1 = sum over the kb K blocks of a (tmm4) times the hi and lo B tiles nt0 .. nt0 + NT - 1.
 template <int NT>
 void tile_block(const uint16_t* a, int64_t a_stride, const uint16_t* hi, const uint16_t* lo, int64_t kb, int64_t nt,
@@ -96,7 +112,7 @@ inline __m512 exact_chunk(const float* w, int64_t nv, const int32_t* idx, int32_
 }  // namespace
 
 bool available() {
-#if defined(__linux__) && defined(__x86_64__)
+#if defined(__linux__) && defined(__x86_64__) && !defined(PK_NO_AMX)
   static const bool ok = [] {
     unsigned a = 0, b = 0, c = 0, d = 0;
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
@@ -177,6 +193,8 @@ void visible_rows(const float* h, int64_t nh, const float* w, int64_t nv, const 
   float* u = units.get((nv + 8 + 63) / 64 * 64 + 64);
   int32_t* hidx = h_idx.get(nh);
   float* hval = h_val.get(nh);
+  int32_t* idx_scratch = vs != nullptr ? nullptr : v_idx.get(nv);
+  float* val_scratch = vs != nullptr ? nullptr : v_val.get(nv);
   if (packed != nullptr) {
     TileConfig cfg;
     std::memset(&cfg, 0, sizeof(cfg));
@@ -218,8 +236,8 @@ void visible_rows(const float* h, int64_t nh, const float* w, int64_t nv, const 
       const float* ur = u + (first & 3);
       const float* cr = c + (r - r0) * nt * 16;
       float* sample = v + r * nv;
-      int32_t* idx = vs != nullptr ? vs->idx + r * nv : v_idx.get(nv);
-      float* val = vs != nullptr ? vs->val + r * nv : v_val.get(nv);
+      int32_t* idx = vs != nullptr ? vs->idx + r * nv : idx_scratch;
+      float* val = vs != nullptr ? vs->val + r * nv : val_scratch;
       int32_t m = -1;  // h's nonzeros in this row, listed at the first unit the bound leaves open
       int32_t count = 0;
       __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
