@@ -1,5 +1,6 @@
-// Internal to the CPU RBM: the sparse layouts its products use and the float32 AVX-512 kernels
-// (rbm_avx512.cpp, entered only when active_isa() says the CPU has AVX-512).  rbm.cpp holds the
+// Internal to the CPU RBM: the sparse layouts its products use, the float32 AVX-512 kernels
+// (rbm_avx512.cpp, entered only when active_isa() says the CPU has AVX-512) and the AMX-BF16
+// visible draw (rbm_amx.cpp, also only after rbm_amx::available()).  rbm.cpp holds the
 // portable versions of the same kernels and picks one per call.
 //
 // Why sparse: the visible units (the data and every sample) and the hidden samples are 0/1, and
