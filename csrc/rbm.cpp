@@ -1,6 +1,7 @@
 #include "rbm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <type_traits>
 #include <vector>
 
@@ -29,6 +30,15 @@ int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, (1 << 13) / std::m
 template <class T>
 bool use_avx512() {
   return std::is_same_v<T, float> && active_isa() == Isa::kAvx512;
+}
+
+// -1: not chosen yet (the default is taken on first use), else an RbmVisiblePath.
+std::atomic<int> g_visible_path{-1};
+
+bool visible_path_supported(RbmVisiblePath path) {
+  if (path == RbmVisiblePath::kGemm) return true;
+  if (detected_isa() != Isa::kAvx512) return false;
+  return path == RbmVisiblePath::kExact || rbm_amx::available();
 }
 
 // ---- portable kernels (the AVX-512 ones are in rbm_avx512.cpp) -------------------------------------
@@ -211,6 +221,8 @@ void to_columns(const SparseRows<T>& s, int64_t rows, SparseCols<T>& c) {
 template <class T>
 struct Buffers {
   AlignedBuffer<T> ph0, ph, h, pv, val0, valk, col_val0, col_valk;
+  AlignedBuffer<uint16_t> packed;
+  AlignedBuffer<float> bound;
   AlignedBuffer<int32_t> idx0, idxk, count0, countk, col_start0, col_startk, col_idx0, col_idxk;
 };
 
@@ -277,8 +289,43 @@ struct Rbm {
     });
   }
 
-  // pv (n, nv) = sigmoid(h @ w + b) and v ~ pv, v's nonzeros into vs (unless null).
+  // State of the AMX path's packed weights for this call: 0 not packed yet, 1 packed, 2 unusable.
+  int packed_state = 0;
+
+  // pv (n, nv) = sigmoid(h @ w + b) and v ~ pv, v's nonzeros into vs (unless null); h is a sample (0/1).
+  // NOTE: on the AMX and exact paths pv is left undefined (only the draws are needed).
   void visible(const T* h, T* pv, const PhiloxStream* stream, T* v, const SparseRows<T>* vs) {
+    if constexpr (std::is_same_v<T, float>) {
+      const RbmVisiblePath path = rbm_visible_path();
+      if (stream != nullptr && use_avx512<T>() && path != RbmVisiblePath::kGemm) {
+        const bool amx = path == RbmVisiblePath::kAmx;
+        if (amx && packed_state == 0) {
+          uint16_t* packed = buf.packed.get(rbm_amx::packed_size(nh, nv));
+          float* bound = buf.bound.get((nv + 15) / 16 * 16);
+          std::atomic<bool> ok{true};
+          const int64_t kb = (nh + 31) / 32, nt = (nv + 15) / 16;
+          // tasks: the K blocks of the packing, then the bounds of 8 column tiles at a time
+          parallel_for(kb + (nt + 7) / 8, 1, [&](int64_t q0, int64_t q1) {
+            for (int64_t q = q0; q < q1; ++q) {
+              if (q < kb) {
+                rbm_amx::pack(w, nh, nv, q, q + 1, packed);
+              } else if (!rbm_amx::bound(w, nh, nv, 8 * (q - kb), std::min(nt, 8 * (q - kb) + 8), bound)) {
+                ok = false;
+              }
+            }
+          });
+          packed_state = ok ? 1 : 2;
+        }
+        if (!amx || packed_state == 1) {
+          const uint16_t* packed = amx ? buf.packed.get(rbm_amx::packed_size(nh, nv)) : nullptr;
+          const float* bound = amx ? buf.bound.get((nv + 15) / 16 * 16) : nullptr;
+          parallel_for((n + 15) / 16, 1, [&](int64_t t0, int64_t t1) {
+            rbm_amx::visible_rows(h, nh, w, nv, b, packed, bound, n, t0, t1, *stream, v, vs);
+          });
+          return;
+        }
+      }
+    }
     gemm<T>(false, false, n, nv, nh, T(1), h, nh, w, nv, T(0), pv, nv);
     parallel_for(n, row_grain(nv), [&](int64_t r0, int64_t r1) { activate_rows<T>(pv, b, r0, r1, nv, stream, v, vs); });
   }
@@ -417,6 +464,23 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
     mean_difference(v0, chain_out, db, n, nv);
     mean_difference(ph0, phk, dc, n, nh);
   }
+}
+
+RbmVisiblePath rbm_visible_path() {
+  int path = g_visible_path.load(std::memory_order_relaxed);
+  if (path < 0) {
+    const int chosen = static_cast<int>(visible_path_supported(RbmVisiblePath::kAmx) ? RbmVisiblePath::kAmx
+                                                                                     : RbmVisiblePath::kGemm);
+    g_visible_path.compare_exchange_strong(path, chosen);
+    path = g_visible_path.load(std::memory_order_relaxed);
+  }
+  return static_cast<RbmVisiblePath>(path);
+}
+
+bool set_rbm_visible_path(RbmVisiblePath path) {
+  if (!visible_path_supported(path)) return false;
+  g_visible_path.store(static_cast<int>(path), std::memory_order_relaxed);
+  return true;
 }
 
 void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n) {

@@ -25,6 +25,15 @@ template <class T>
 void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t seed, uint64_t counter,
             const T* chain, T* dw, T* db, T* dc, T* chain_out, int64_t n, int64_t nv, int64_t nh);
 
+// How the chains of rbm_gibbs / rbm_cd draw the visible units (float32, AVX-512 active; otherwise
+// always kGemm): kGemm: h @ w by the GEMM; kAmx: an AMX-BF16 tile product with an error bound, the
+// draws it leaves open recomputed exactly (rbm_amx.cpp); kExact: that exact recomputation for every
+// unit (same draws as kAmx; for tests).  The default is kAmx where available, else kGemm.
+enum class RbmVisiblePath : int { kGemm = 0, kAmx = 1, kExact = 2 };
+RbmVisiblePath rbm_visible_path();
+// Returns false (and changes nothing) when this CPU cannot take `path`.
+bool set_rbm_visible_path(RbmVisiblePath path);
+
 // The first n uniforms of the (seed, counter) stream (pykernels.random.uniform), for tests.
 void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n);
 

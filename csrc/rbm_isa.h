@@ -1,5 +1,6 @@
-// Internal to the CPU RBM: the sparse layouts its products use and the float32 AVX-512 kernels
-// (rbm_avx512.cpp, entered only when active_isa() says the CPU has AVX-512).  rbm.cpp holds the
+// Internal to the CPU RBM: the sparse layouts its products use, the float32 AVX-512 kernels
+// (rbm_avx512.cpp, entered only when active_isa() says the CPU has AVX-512) and the AMX-BF16
+// visible draw (rbm_amx.cpp, also only after rbm_amx::available()).  rbm.cpp holds the
 // portable versions of the same kernels and picks one per call.
 //
 // Why sparse: the visible units (the data and every sample) and the hidden samples are 0/1, and
@@ -60,5 +61,37 @@ int32_t activate_row(float* a, const float* bias, int64_t cols, const float* u, 
                      float* val);
 
 }  // namespace rbm_avx512
+
+// The visible draw of a Gibbs step with AMX-BF16 (rbm_amx.cpp; callers check active_isa() is
+// AVX-512 first, and available() before passing packed weights).
+namespace rbm_amx {
+
+// Whether the CPU has AMX-BF16 and the kernel granted this process the tile state (asked once).
+bool available();
+
+// uint16 count of pack()'s output for w (nh, nv).
+int64_t packed_size(int64_t nh, int64_t nv);
+
+// K blocks k0 .. k1 - 1 (32 hidden units each) of w (nh, nv) as bf16 parts hi and lo in AMX tile
+// layout into `packed` (packed_size, 64-byte aligned; lo = w - hi rounded, so |w - hi - lo| <=
+// 2^-17 |w|).
+void pack(const float* w, int64_t nh, int64_t nv, int64_t k0, int64_t k1, uint16_t* packed);
+
+// For the visible units of column tiles t0 .. t1 - 1 (16 units each), the bound on the error of
+// the tile product (and of the sums that follow it) into bound[16 t0 .. 16 t1) (64-byte aligned).
+// Returns false when w's columns there have entries the bound does not cover (NaN, infinities,
+// column sums of |w| of 1e30 or more).
+bool bound(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, float* bound);
+
+// Rows 16 t0 .. min(n, 16 t1) - 1 of v (n, nv): v[r, j] = (u < sigmoid(sum_k h[r, k] w[k, j] +
+// bias[j])), u the stream's uniform of element r * nv + j, the sum being the exact one (fp32, 0
+// plus the rows k with h[r, k] = 1 in increasing k) wherever the tile product's bound leaves the
+// draw open, or everywhere when `packed` is null (the exact path); h (n, nh) is 0/1.  v's
+// nonzeros go into vs unless it is null.
+void visible_rows(const float* h, int64_t nh, const float* w, int64_t nv, const float* bias, const uint16_t* packed,
+                  const float* bound, int64_t n, int64_t t0, int64_t t1, const PhiloxStream& stream, float* v,
+                  const SparseRows<float>* vs);
+
+}  // namespace rbm_amx
 
 }  // namespace pk::cpu

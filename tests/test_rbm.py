@@ -442,3 +442,127 @@ def test_missing_arrays_are_type_errors(backend, op, args, rng):
         call = [None if name == missing else valid[name] for name in args]
         with pytest.raises(TypeError, match=f"argument '{missing}'"):
             getattr(pykernels, op)(*call, backend=backend, **kwargs)
+
+
+# ---- the visible draw's paths on the cpu backend (csrc/rbm.h, RbmVisiblePath) ---------------------
+# "gemm": the GEMM; "amx": an AMX-BF16 tile product whose error bound settles most draws, the others
+# recomputed exactly; "exact": that exact recomputation for every unit.  amx and exact must give the
+# same bits; every path must match the reference.
+
+@pytest.fixture(params=["gemm", "amx", "exact"])
+def visible_path(request):
+    """Each visible-draw path this CPU supports, selected in-process and restored afterwards."""
+    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    before = cpu.rbm_visible_path()
+    try:
+        cpu.set_rbm_visible_path(request.param)
+    except ValueError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield request.param
+    finally:
+        cpu.set_rbm_visible_path(before)
+
+
+def _on_path(name, fn):
+    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    before = cpu.rbm_visible_path()
+    try:
+        cpu.set_rbm_visible_path(name)
+    except ValueError as exc:
+        pytest.skip(str(exc))
+    try:
+        return fn()
+    finally:
+        cpu.set_rbm_visible_path(before)
+
+
+def test_visible_path_argument_errors():
+    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    assert cpu.rbm_visible_path() in ("gemm", "amx", "exact")
+    with pytest.raises(ValueError, match="set_rbm_visible_path: argument 'name'"):
+        cpu.set_rbm_visible_path("fast")
+    cpu.set_rbm_visible_path(cpu.rbm_visible_path())
+
+
+@pytest.mark.parametrize("density", [0.1, 0.6])
+@pytest.mark.parametrize("shape", SPARSE_SHAPES + [(100, 784, 256), (17, 20, 33)])
+def test_every_visible_path_matches_reference(visible_path, shape, density):
+    rng = np.random.default_rng(int(density * 10) + shape[1] + shape[2])
+    n, nv, nh = shape
+    dtype = np.dtype(np.float32)
+    w, b, c = machine(rng, nv, nh, dtype)
+    v0 = binary(rng, (n, nv), dtype, density)
+    for k in (1, 2):
+        (vk, hk), (vk_ref, hk_ref) = run_both("rbm_gibbs", "cpu", v0, w, b, c, k, seed=11, counter=3)
+        np.testing.assert_array_equal(vk, vk_ref)
+        np.testing.assert_array_equal(hk, hk_ref)
+        got, want = run_both("rbm_cd", "cpu", v0, w, b, c, k, seed=11, counter=3, chain=binary(rng, (n, nv), dtype))
+        np.testing.assert_array_equal(got[3], want[3])
+        assert_close(got[:3], want[:3], "backward")
+
+
+def _amx_and_exact(*args, op="rbm_gibbs", **kwargs):
+    fn = getattr(pykernels, op)
+    return (_on_path("amx", lambda: fn(*args, backend="cpu", **kwargs)),
+            _on_path("exact", lambda: fn(*args, backend="cpu", **kwargs)))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 17, 31), (16, 33, 32), (33, 70, 65), (100, 784, 256)])
+def test_amx_draws_are_the_exact_draws_over_many_seeds(shape):
+    n, nv, nh = shape
+    rng = np.random.default_rng(nv + nh)
+    for seed in range(25):
+        scale = [0.3, 1.0, 5.0, 50.0][seed % 4]  # large weights: loose bounds, many draws recomputed
+        w, b, c = machine(rng, nv, nh, np.dtype(np.float32), scale)
+        v0 = binary(rng, (n, nv), np.float32, [0.05, 0.2, 0.5][seed % 3])
+        fast, exact = _amx_and_exact(v0, w, b, c, 1 + seed % 3, seed=seed, counter=seed * 7)
+        for f, e in zip(fast, exact):
+            np.testing.assert_array_equal(f, e)
+        fast, exact = _amx_and_exact(v0, w, b, c, 1, op="rbm_cd", seed=seed, counter=1)
+        for f, e in zip(fast, exact):
+            np.testing.assert_array_equal(f, e)
+
+
+def _threshold_bias(v0, w, c, seed, counter, jitter, rng):
+    """A visible bias that puts every unit's probability of the first visible draw of row 0 on (or
+    within `jitter` in logit of) its uniform: each such draw hangs on the last bits of its
+    pre-activation.  Also returns those logit distances (float64)."""
+    nv = v0.shape[1]
+    _, h0 = pykernels.rbm_gibbs(v0, w, np.zeros(nv, np.float32), c, 0, seed=seed, counter=counter, backend="cpu")
+    u = np.clip(uniform(nv, seed=seed, counter=counter + 1).astype(np.float64), 1e-6, 1 - 1e-6)
+    a = h0[0].astype(np.float64) @ w.astype(np.float64)
+    b = (np.log(u) - np.log1p(-u) - a + jitter * rng.standard_normal(nv)).astype(np.float32)
+    return b, a + b - (np.log(u) - np.log1p(-u))
+
+
+@pytest.mark.parametrize("jitter", [0.0, 1e-7, 1e-6])
+def test_amx_draws_are_exact_at_the_threshold(jitter):
+    """Adversarial: biases that put units right at their sampling threshold, far inside the tile
+    product's error bound, so that the draws must come from the exact recomputation."""
+    nv, nh = 784, 256
+    rng = np.random.default_rng(3)
+    for seed in range(30):
+        w, _, c = machine(rng, nv, nh, np.dtype(np.float32), 1.0 + seed % 5)
+        v0 = binary(rng, (1, nv), np.float32, 0.2)
+        b, distance = _threshold_bias(v0, w, c, seed, 5, jitter, rng)
+        # the setting is what it claims: most units within 1e-5 (in logit) of their threshold
+        assert np.mean(np.abs(distance) < 1e-5) > 0.5
+        fast, exact = _amx_and_exact(v0, w, b, c, 1, seed=seed, counter=5)
+        np.testing.assert_array_equal(fast[0], exact[0])
+        np.testing.assert_array_equal(fast[1], exact[1])
+
+
+def test_amx_path_falls_back_for_weights_beyond_its_bound():
+    """Non-finite or huge weights: the AMX path declines and the draws are the GEMM path's."""
+    rng = np.random.default_rng(4)
+    n, nv, nh = 20, 40, 30
+    w, b, c = machine(rng, nv, nh, np.dtype(np.float32))
+    v0 = binary(rng, (n, nv), np.float32, 0.3)
+    for bad in (np.inf, 1e35, np.nan):
+        w2 = w.copy()
+        w2[3, 5] = bad
+        fast = _on_path("amx", lambda: pykernels.rbm_gibbs(v0, w2, b, c, 1, seed=1, backend="cpu"))
+        gemm = _on_path("gemm", lambda: pykernels.rbm_gibbs(v0, w2, b, c, 1, seed=1, backend="cpu"))
+        for f, g in zip(fast, gemm):
+            np.testing.assert_array_equal(f, g)

@@ -137,6 +137,27 @@ void bind_rbm(py::module_& m) {
         py::arg("seed"), py::arg("counter") = 0);
   m.def("rbm_cd", &cd, py::arg("v0"), py::arg("w"), py::arg("b"), py::arg("c"), py::arg("k") = 1, py::kw_only(),
         py::arg("seed"), py::arg("counter") = 0, py::arg("chain") = py::none());
+  m.def("rbm_visible_path", [] {
+    const char* names[] = {"gemm", "amx", "exact"};
+    return std::string(names[static_cast<int>(pk::cpu::rbm_visible_path())]);
+  }, "How rbm_gibbs / rbm_cd draw the visible units (float32, AVX-512): 'gemm', 'amx' or 'exact' (csrc/rbm.h).");
+  m.def(
+      "set_rbm_visible_path",
+      [](const std::string& name) {
+        pk::cpu::RbmVisiblePath path;
+        if (name == "gemm") {
+          path = pk::cpu::RbmVisiblePath::kGemm;
+        } else if (name == "amx") {
+          path = pk::cpu::RbmVisiblePath::kAmx;
+        } else if (name == "exact") {
+          path = pk::cpu::RbmVisiblePath::kExact;
+        } else {
+          throw py::value_error("set_rbm_visible_path: argument 'name' must be 'gemm', 'amx' or 'exact', got '" + name + "'");
+        }
+        if (!pk::cpu::set_rbm_visible_path(path))
+          throw py::value_error("set_rbm_visible_path: this CPU does not support '" + name + "'");
+      },
+      py::arg("name"), "Select the visible draw path (for tests and benchmarks).");
   m.def("philox_uniform", &philox_uniform, py::arg("n"), py::arg("seed"), py::arg("counter") = 0,
         "The first n float32 uniforms of the Philox (seed, counter) stream (same as pykernels.random.uniform).");
 }

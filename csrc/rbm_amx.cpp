@@ -1,0 +1,283 @@
+// The visible draw of the CPU RBM's Gibbs chains (float32) with AMX-BF16 (see rbm_isa.h, rbm_amx).
+//
+// Why it is exact: the draw v = (u < sigmoid(h @ w + b)) only needs the side of the threshold.
+// w is split into bf16 parts hi + lo (|w - hi - lo| <= 2^-17 |w|) and, h being 0/1, one bf16
+// tile product of [h h] with [hi; lo] gives every pre-activation with an error bounded by a
+// multiple of the column sums of |w| (bound[] below).  Units whose draw that bound settles (with a
+// margin for the sigmoid's own error) take it; the others are recomputed exactly: the fp32 sum of
+// the rows of w that h selects, in increasing order (exact_chunk), which is also what the "exact"
+// path computes for every unit, so the two paths give the same bits.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "common/aligned_buffer.h"
+#include "rbm_avx512_math.h"
+#include "rbm_isa.h"
+
+#if defined(__linux__) && defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace pk::cpu::rbm_amx {
+
+namespace {
+
+constexpr int kTileRows = 16;
+
+struct alignas(64) TileConfig {
+  uint8_t palette;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+// bf16 bits (in the high half, low half 0) of x rounded to nearest even; x finite.
+inline __m512i round_bf16(__m512i bits) {
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_add_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(0x7fff)), odd);
+  return _mm512_and_si512(r, _mm512_set1_epi32(static_cast<int>(0xffff0000u)));
+}
+
+#ifdef PK_NO_AMX
+// A compiler without AMX support: available() is false and the tile code is never entered.
+#undef _tile_zero
+#define _tile_zero(t) __builtin_trap()
+#undef _tile_loadd
+#define _tile_loadd(t, p, s) __builtin_trap()
+#undef _tile_dpbf16ps
+#define _tile_dpbf16ps(c, a, b) __builtin_trap()
+#undef _tile_stored
+#define _tile_stored(t, p, s) __builtin_trap()
+#undef _tile_loadconfig
+#define _tile_loadconfig(p) __builtin_trap()
+#undef _tile_release
+#define _tile_release() __builtin_trap()
+#endif
+
+// tmm0 .. NT-1 = sum over the kb K blocks of a (tmm4) times the hi and lo B tiles nt0 .. nt0 + NT - 1.
+template <int NT>
+void tile_block(const uint16_t* a, int64_t a_stride, const uint16_t* hi, const uint16_t* lo, int64_t kb, int64_t nt,
+                int64_t nt0, float* c, int64_t c_stride) {
+  _tile_zero(0);
+  if constexpr (NT > 1) _tile_zero(1);
+  if constexpr (NT > 2) _tile_zero(2);
+  if constexpr (NT > 3) _tile_zero(3);
+  for (int64_t k = 0; k < kb; ++k) {
+    _tile_loadd(4, a + 32 * k, a_stride);
+    const uint16_t* bh = hi + (k * nt + nt0) * 512;
+    const uint16_t* bl = lo + (k * nt + nt0) * 512;
+    _tile_loadd(5, bh, 64);
+    _tile_loadd(6, bl, 64);
+    _tile_dpbf16ps(0, 4, 5);
+    _tile_dpbf16ps(0, 4, 6);
+    if constexpr (NT > 1) {
+      _tile_loadd(5, bh + 512, 64);
+      _tile_loadd(6, bl + 512, 64);
+      _tile_dpbf16ps(1, 4, 5);
+      _tile_dpbf16ps(1, 4, 6);
+    }
+    if constexpr (NT > 2) {
+      _tile_loadd(5, bh + 1024, 64);
+      _tile_loadd(6, bl + 1024, 64);
+      _tile_dpbf16ps(2, 4, 5);
+      _tile_dpbf16ps(2, 4, 6);
+    }
+    if constexpr (NT > 3) {
+      _tile_loadd(5, bh + 1536, 64);
+      _tile_loadd(6, bl + 1536, 64);
+      _tile_dpbf16ps(3, 4, 5);
+      _tile_dpbf16ps(3, 4, 6);
+    }
+  }
+  _tile_stored(0, c + 16 * nt0, c_stride);
+  if constexpr (NT > 1) _tile_stored(1, c + 16 * (nt0 + 1), c_stride);
+  if constexpr (NT > 2) _tile_stored(2, c + 16 * (nt0 + 2), c_stride);
+  if constexpr (NT > 3) _tile_stored(3, c + 16 * (nt0 + 3), c_stride);
+}
+
+// The exact pre-activation of columns j .. j + 15 (lanes `in`) of one row: 0 plus the rows
+// idx[0 .. m) of w, one after the other.
+inline __m512 exact_chunk(const float* w, int64_t nv, const int32_t* idx, int32_t m, int64_t j, __mmask16 in) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int32_t p = 0; p < m; ++p) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(in, w + static_cast<int64_t>(idx[p]) * nv + j));
+  return acc;
+}
+
+}  // namespace
+
+bool available() {
+#if defined(__linux__) && defined(__x86_64__) && !defined(PK_NO_AMX)
+  static const bool ok = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+    const bool tile = (d >> 24) & 1u, bf16 = (d >> 22) & 1u;
+    if (!tile || !bf16) return false;
+    // Linux hands out the tile state only on request (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA).
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+  }();
+  return ok;
+#else
+  return false;
+#endif
+}
+
+int64_t packed_size(int64_t nh, int64_t nv) { return 2 * ((nh + 31) / 32) * ((nv + 15) / 16) * 512; }
+
+void pack(const float* w, int64_t nh, int64_t nv, int64_t k0, int64_t k1, uint16_t* packed) {
+  const int64_t kb = (nh + 31) / 32, nt = (nv + 15) / 16;
+  uint16_t* hi = packed;
+  uint16_t* lo = packed + kb * nt * 512;
+  // tile (k, t), row p: 16 pairs (w[32k + 2p, 16t + n], w[32k + 2p + 1, 16t + n]) as bf16
+  for (int64_t k = k0; k < k1; ++k) {
+    for (int64_t p = 0; p < 16; ++p) {
+      const int64_t k0 = 32 * k + 2 * p, k1 = k0 + 1;
+      for (int64_t t = 0; t < nt; ++t) {
+        const __mmask16 in = lanes(nv - 16 * t);
+        const __m512 x0 = k0 < nh ? _mm512_maskz_loadu_ps(in, w + k0 * nv + 16 * t) : _mm512_setzero_ps();
+        const __m512 x1 = k1 < nh ? _mm512_maskz_loadu_ps(in, w + k1 * nv + 16 * t) : _mm512_setzero_ps();
+        const __m512i h0 = round_bf16(_mm512_castps_si512(x0)), h1 = round_bf16(_mm512_castps_si512(x1));
+        const __m512 r0 = _mm512_sub_ps(x0, _mm512_castsi512_ps(h0)), r1 = _mm512_sub_ps(x1, _mm512_castsi512_ps(h1));
+        const __m512i l0 = round_bf16(_mm512_castps_si512(r0)), l1 = round_bf16(_mm512_castps_si512(r1));
+        const int64_t at = (k * nt + t) * 512 + 32 * p;
+        _mm512_store_si512(hi + at, _mm512_or_si512(_mm512_srli_epi32(h0, 16), h1));
+        _mm512_store_si512(lo + at, _mm512_or_si512(_mm512_srli_epi32(l0, 16), l1));
+      }
+    }
+  }
+}
+
+bool bound(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, float* bound) {
+  const int64_t kb = (nh + 31) / 32;
+  // |tile product - exact sum| <= g * S with S = sum over the selected rows of |w| <= the column sum
+  // of |w|: each of the at most 2 * 32 kb + nh additions (tile product, exact sum) rounds once
+  // (2^-24 each, times 1.01 for the products' (1 + 2^-8) |w| and second-order terms), plus the
+  // split's remainder 2^-17 |w| (taken as 2^-16); the column sums, in float, are raised by
+  // nh * 2^-23 to bound their own rounding, and 1e-30 covers the tiles' flushed subnormals.
+  const double g = (2.0 * 32.0 * static_cast<double>(kb) + static_cast<double>(nh) + 4.0) * 0x1p-24 * 1.01 + 0x1p-16;
+  const double raise = 1.0 + static_cast<double>(nh) * 0x1p-23;
+  bool ok = true;
+  for (int64_t t = t0; t < t1; ++t) {
+    const __mmask16 in = lanes(nv - 16 * t);
+    // four partial sums (any order of the additions is covered by `raise`)
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t h = 0; h < nh; ++h)
+      s[h & 3] = _mm512_add_ps(s[h & 3], _mm512_abs_ps(_mm512_maskz_loadu_ps(in, w + h * nv + 16 * t)));
+    alignas(64) float col[16];
+    _mm512_store_ps(col, _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])));
+    for (int i = 0; i < 16; ++i) {
+      // NaN, infinities and huge weights: the bound would not hold (or overflow); the caller takes
+      // another path.
+      if (!(col[i] < 1e30f)) ok = false;
+      bound[16 * t + i] = ok ? static_cast<float>(static_cast<double>(col[i]) * raise * g * (1.0 + 0x1p-18)) + 1e-30f : 0.0f;
+    }
+  }
+  return ok;
+}
+
+void visible_rows(const float* h, int64_t nh, const float* w, int64_t nv, const float* bias, const uint16_t* packed,
+                  const float* bound, int64_t n, int64_t t0, int64_t t1, const PhiloxStream& stream, float* v,
+                  const SparseRows<float>* vs) {
+  const int64_t kb = (nh + 31) / 32, nt = (nv + 15) / 16;
+  thread_local AlignedBuffer<uint16_t> a_buf;
+  thread_local AlignedBuffer<float> c_buf, units;
+  thread_local AlignedBuffer<int32_t> h_idx, v_idx;
+  thread_local AlignedBuffer<float> h_val, v_val;
+  uint16_t* a = a_buf.get(kTileRows * kb * 32);
+  float* c = c_buf.get(kTileRows * nt * 16);
+  float* u = units.get((nv + 8 + 63) / 64 * 64 + 64);
+  int32_t* hidx = h_idx.get(nh);
+  float* hval = h_val.get(nh);
+  int32_t* idx_scratch = vs != nullptr ? nullptr : v_idx.get(nv);
+  float* val_scratch = vs != nullptr ? nullptr : v_val.get(nv);
+  if (packed != nullptr) {
+    TileConfig cfg;
+    std::memset(&cfg, 0, sizeof(cfg));
+    cfg.palette = 1;
+    for (int i = 0; i < 7; ++i) {
+      cfg.rows[i] = kTileRows;
+      cfg.colsb[i] = 64;
+    }
+    _tile_loadconfig(&cfg);
+  }
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 tiny = _mm512_set1_ps(0x1p-100f), rel = _mm512_set1_ps(0x1p-22f);
+  const __m512 quarter = _mm512_set1_ps(0.25f * (1.0f + 0x1p-10f)), rel16 = _mm512_set1_ps(0x1p-16f);
+  const __m512i step = _mm512_set1_epi32(16);
+  for (int64_t tile = t0; tile < t1; ++tile) {
+    const int64_t r0 = kTileRows * tile, r1 = std::min(n, r0 + kTileRows);
+    if (packed != nullptr) {
+      // a: the tile's rows of h as bf16 (0 and 1 are exact), zero past nh and past the last row
+      for (int64_t i = 0; i < kTileRows; ++i) {
+        for (int64_t k = 0; k < kb * 32; k += 16) {
+          __m512i bits = _mm512_setzero_si512();
+          if (r0 + i < r1) bits = _mm512_castps_si512(_mm512_maskz_loadu_ps(lanes(nh - k), h + (r0 + i) * nh + k));
+          _mm256_store_si256(reinterpret_cast<__m256i*>(a + i * kb * 32 + k),
+                             _mm512_cvtepi32_epi16(_mm512_srli_epi32(bits, 16)));
+        }
+      }
+      const uint16_t* hi = packed;
+      const uint16_t* lo = packed + kb * nt * 512;
+      int64_t t = 0;
+      for (; t + 4 <= nt; t += 4) tile_block<4>(a, kb * 64, hi, lo, kb, nt, t, c, nt * 64);
+      if (nt - t == 3) tile_block<3>(a, kb * 64, hi, lo, kb, nt, t, c, nt * 64);
+      if (nt - t == 2) tile_block<2>(a, kb * 64, hi, lo, kb, nt, t, c, nt * 64);
+      if (nt - t == 1) tile_block<1>(a, kb * 64, hi, lo, kb, nt, t, c, nt * 64);
+    }
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint64_t first = static_cast<uint64_t>(r * nv);
+      const uint64_t block0 = first >> 2;
+      rbm_avx512::philox_units(stream, block0, static_cast<int64_t>(((first + static_cast<uint64_t>(nv) + 3) >> 2) - block0), u);
+      const float* ur = u + (first & 3);
+      const float* cr = c + (r - r0) * nt * 16;
+      float* sample = v + r * nv;
+      int32_t* idx = vs != nullptr ? vs->idx + r * nv : idx_scratch;
+      float* val = vs != nullptr ? vs->val + r * nv : val_scratch;
+      int32_t m = -1;  // h's nonzeros in this row, listed at the first unit the bound leaves open
+      int32_t count = 0;
+      __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      for (int64_t j = 0; j < nv; j += 16) {
+        const __mmask16 in = lanes(nv - j);
+        const __m512 uu = _mm512_maskz_loadu_ps(in, ur + j);
+        const __m512 bb = _mm512_maskz_loadu_ps(in, bias + j);
+        __mmask16 on = 0, open = in;
+        if (packed != nullptr) {
+          // x' = fl(a' + b) against the exact x = fl(a + b): |x - x'| <= d = e (1 + 2^-22) +
+          // 2^-22 (|a'| + |b|) (bound[] carries the first slack); the sigmoid's slope is at most
+          // 1/4 and its result within 2^-20 relative (plus 2^-100 near underflow) of the exact
+          // value, so |p - p'| <= d / 4 + 2^-16 p' + 2^-100, raised a little for this arithmetic.
+          const __m512 ap = _mm512_load_ps(cr + j);
+          const __m512 x = _mm512_add_ps(ap, bb);
+          const __m512 d = _mm512_fmadd_ps(rel, _mm512_add_ps(_mm512_abs_ps(ap), _mm512_abs_ps(bb)),
+                                           _mm512_load_ps(bound + j));
+          const __m512 p = sigmoid16(x);
+          const __m512 margin = _mm512_fmadd_ps(d, quarter, _mm512_fmadd_ps(p, rel16, tiny));
+          const __mmask16 sure_on = _mm512_cmp_ps_mask(uu, _mm512_sub_ps(p, margin), _CMP_LT_OQ);
+          const __mmask16 sure_off = _mm512_cmp_ps_mask(uu, _mm512_add_ps(p, margin), _CMP_GE_OQ);
+          on = sure_on & in;
+          open = in & static_cast<__mmask16>(~(sure_on | sure_off));
+        }
+        if (open != 0) {
+          if (m < 0) m = rbm_avx512::find_nonzeros_row(h + r * nh, nh, hidx, hval);
+          const __m512 x = _mm512_add_ps(exact_chunk(w, nv, hidx, m, j, in), bb);
+          on = (on & static_cast<__mmask16>(~open)) | _mm512_mask_cmp_ps_mask(open, uu, sigmoid16(x), _CMP_LT_OQ);
+        }
+        _mm512_mask_storeu_ps(sample + j, in, _mm512_maskz_mov_ps(on, one));
+        const int n_on = __builtin_popcount(on);
+        _mm512_mask_storeu_epi32(idx + count, lanes(n_on), _mm512_maskz_compress_epi32(on, index));
+        _mm512_mask_storeu_ps(val + count, lanes(n_on), one);
+        count += n_on;
+        index = _mm512_add_epi32(index, step);
+      }
+      if (vs != nullptr) vs->count[r] = count;
+    }
+  }
+  if (packed != nullptr) _tile_release();
+}
+
+}  // namespace pk::cpu::rbm_amx
