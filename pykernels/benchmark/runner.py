@@ -30,7 +30,10 @@ def median_time(fn, repeats=5, min_time=0.05):
 
 def run(quick=False, groups=None, backends=None, peers=("numpy",), repeats=5, out=print):
     """Times every case; returns a list of row dicts and prints the table through ``out``."""
-    backends = backends or available_backends()
+    # NOTE: load the compiled backends before any peer imports torch: they share one libgomp, which
+    # takes its spin-wait setting from whoever loads it first (pykernels/_backend.py bounds it).
+    loaded = available_backends()
+    backends = backends or loaded
     min_time = 0.02 if quick else 0.1
     rows = []
     for case in all_cases(quick=quick, groups=groups):
