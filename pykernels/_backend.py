@@ -76,30 +76,6 @@ _cache: dict = {}
 _cache_lock = threading.Lock()
 
 
-# libgomp's spin-wait after each parallel region, when the user chose none (GOMP_SPINCOUNT or
-# OMP_WAIT_POLICY): libgomp reads it once, when it is loaded, which is normally with the first
-# compiled backend module (pykernels._cpu, or the CUDA layer's modules, which also link it).
-# Its default, 300000 spins of `pause` (about 15 ms on Sapphire Rapids, where one pause is about 140
-# cycles), keeps each idle worker on a core long after a kernel returns; when another process wants
-# that core (2-core machines, CI), the next kernel's threads wait on each other's time slices and a
-# 0.05 ms product took 1-9 ms. 1000 spins (tens of microseconds) still cover back-to-back calls.
-# The environment is restored after the import (child processes see the user's own); a libgomp
-# loaded earlier by another library (e.g. PyTorch imported first) keeps its setting.
-_GOMP_SPINCOUNT = "1000"
-
-
-@contextlib.contextmanager
-def _bounded_gomp_spin():
-    bound = "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ
-    if bound:
-        os.environ["GOMP_SPINCOUNT"] = _GOMP_SPINCOUNT
-    try:
-        yield
-    finally:
-        if bound:
-            os.environ.pop("GOMP_SPINCOUNT", None)
-
-
 def _load(name):
     """Returns (Backend, None) or (None, reason it cannot run)."""
     if name == "numpy":
@@ -124,8 +100,7 @@ def _load(name):
 def _get(name):
     with _cache_lock:
         if name not in _cache:
-            with _bounded_gomp_spin():
-                _cache[name] = _load(name)
+            _cache[name] = _load(name)
         return _cache[name]
 
 

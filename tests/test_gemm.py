@@ -392,38 +392,6 @@ def test_concurrent_plain_callers(rng):
     assert not errors, errors
 
 
-@pytest.mark.parametrize("user", [None, "5000", "passive"])
-def test_openmp_spin_is_bounded_unless_chosen(user):
-    """libgomp (read once, when pykernels._cpu loads it) gets GOMP_SPINCOUNT=1000 unless the user
-    set GOMP_SPINCOUNT or OMP_WAIT_POLICY; the process environment is left as the user had it."""
-    pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
-    import os
-    import subprocess
-    import sys
-    import tempfile
-
-    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
-    env["OMP_DISPLAY_ENV"] = "verbose"
-    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pykernels.__file__))
-    if user == "passive":
-        env["OMP_WAIT_POLICY"] = "passive"
-    elif user is not None:
-        env["GOMP_SPINCOUNT"] = user
-    code = ("import os, numpy as np, pykernels; pykernels.gemm(np.ones((2, 2)), np.ones((2, 2)), backend='cpu');"
-            "print('after', os.environ.get('GOMP_SPINCOUNT'))")
-    with tempfile.TemporaryDirectory() as cwd:
-        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True,
-                             check=True)
-    if user is None:
-        assert "GOMP_SPINCOUNT = '1000'" in out.stderr, out.stderr
-        assert "after None" in out.stdout
-    elif user == "passive":
-        assert "GOMP_SPINCOUNT = '1000'" not in out.stderr and "OMP_WAIT_POLICY = 'PASSIVE'" in out.stderr
-        assert "after None" in out.stdout
-    else:
-        assert f"GOMP_SPINCOUNT = '{user}'" in out.stderr and f"after {user}" in out.stdout
-
-
 @pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="needs Linux /proc")
 def test_fast_entry_does_not_leak(dtype, rng):
     """The fast entry allocates its output through the NumPy C API: neither the output buffers nor

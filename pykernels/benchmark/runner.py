@@ -30,8 +30,8 @@ def median_time(fn, repeats=5, min_time=0.05):
 
 def run(quick=False, groups=None, backends=None, peers=("numpy",), repeats=5, out=print):
     """Times every case; returns a list of row dicts and prints the table through ``out``."""
-    # NOTE: load the compiled backends before any peer imports torch: they share one libgomp, which
-    # takes its spin-wait setting from whoever loads it first (pykernels/_backend.py bounds it).
+    # NOTE: load the compiled backends before any peer imports torch, as a user's `import pykernels`
+    # would (they share one libgomp, which takes its settings from its first loader).
     loaded = available_backends()
     backends = backends or loaded
     min_time = 0.02 if quick else 0.1
