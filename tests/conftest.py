@@ -69,6 +69,21 @@ def compiled_backend(request):
     return request.param
 
 
+@pytest.fixture(params=["generic", "avx2", "avx512"])
+def isa(request):
+    """Each instruction set this CPU supports, selected in-process and restored afterwards."""
+    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    before = cpu.get_isa()
+    try:
+        cpu.set_isa(request.param)
+    except ValueError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield request.param
+    finally:
+        cpu.set_isa(before)
+
+
 @pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
 def dtype(request):
     return np.dtype(request.param)

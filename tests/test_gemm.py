@@ -150,21 +150,6 @@ ISA_SHAPES = [(1, 1, 1), (5, 3, 2), (13, 17, 19), (12, 32, 7), (25, 47, 300), (3
               (1, 100, 100), (1, 300, 33), (1, 17, 500)]
 
 
-@pytest.fixture(params=["generic", "avx2", "avx512"])
-def isa(request):
-    """Each instruction set this CPU supports, selected in-process and restored afterwards."""
-    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
-    before = cpu.get_isa()
-    try:
-        cpu.set_isa(request.param)
-    except ValueError as exc:
-        pytest.skip(str(exc))
-    try:
-        yield request.param
-    finally:
-        cpu.set_isa(before)
-
-
 @pytest.mark.parametrize("trans_a,trans_b", TRANS, ids=TRANS_IDS)
 def test_every_isa_matches_reference(isa, dtype, rng, trans_a, trans_b):
     from pykernels import _cpu

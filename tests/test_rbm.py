@@ -332,21 +332,6 @@ def test_cd_chain_and_batch_errors(backend, rng):
 SPARSE_SHAPES = [(1, 1, 1), (9, 33, 17), (40, 70, 300), (64, 784, 64)]
 
 
-@pytest.fixture(params=["generic", "avx2", "avx512"])
-def isa(request):
-    """Each instruction set this CPU supports, selected in-process and restored afterwards."""
-    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
-    before = cpu.get_isa()
-    try:
-        cpu.set_isa(request.param)
-    except ValueError as exc:
-        pytest.skip(str(exc))
-    try:
-        yield request.param
-    finally:
-        cpu.set_isa(before)
-
-
 @pytest.mark.parametrize("density", [0.0, 0.1, 0.3, 0.6])
 @pytest.mark.parametrize("shape", SPARSE_SHAPES)
 def test_every_isa_sparse_and_dense_paths(isa, shape, density, dtype):
