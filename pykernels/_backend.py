@@ -20,6 +20,14 @@ _ORDER = ("cuda", "cpu", "numpy")  # fastest first
 _ALL = _ORDER + ("cuda-sim",)
 
 
+def _c_aligned(a):
+    """``a`` C-contiguous and aligned for its dtype (a copy only when it is not already)."""
+    # NOTE: not np.ascontiguousarray, which turns a 0-d array into a 1-d one; and a C-contiguous view
+    # can still be misaligned (a byte offset into a buffer), which the kernels must not read.
+    a = np.asarray(a, order="C")
+    return a if a.flags.aligned else a.copy()
+
+
 class Backend:
     """One backend: its name, its op module, and how arrays are handed to it."""
 
@@ -44,8 +52,7 @@ class Backend:
         self.host_only(*arrays)
         if not self.contiguous:
             return arrays if len(arrays) != 1 else arrays[0]
-        # NOTE: not np.ascontiguousarray, which turns a 0-d array into a 1-d one.
-        out = tuple(None if a is None else np.asarray(a, order="C") for a in arrays)
+        out = tuple(None if a is None else _c_aligned(a) for a in arrays)
         return out if len(out) != 1 else out[0]
 
     def __repr__(self):

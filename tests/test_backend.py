@@ -119,3 +119,26 @@ def test_reference_imports_no_compiled_code():
     )
     out = _python(code)
     assert "_cpu" not in out.stdout and "_cuda" not in out.stdout
+
+
+def _misaligned(a):
+    """A C-contiguous view of a copy of ``a`` at a byte offset of 1 (not aligned for its dtype)."""
+    out = np.frombuffer(b"\0" + a.tobytes(), dtype=a.dtype, offset=1).reshape(a.shape)
+    assert not out.flags.aligned and out.flags.c_contiguous
+    return out
+
+
+def test_misaligned_views_are_read_correctly(backend, dtype, rng):
+    """A misaligned C-contiguous view is copied before a compiled kernel sees it (reading it in place
+    is undefined behaviour, caught by the sanitizer job); results equal the reference."""
+    a = rng.standard_normal((7, 5)).astype(dtype)
+    b = rng.standard_normal((5, 3)).astype(dtype)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(dtype)
+    got = pykernels.gemm(_misaligned(a), _misaligned(b), backend=backend)
+    np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-5)
+    y, idx = pykernels.max_pool2d(_misaligned(x), 2, backend=backend)
+    want_y, want_idx = pykernels.reference.max_pool2d(x, 2)
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(idx, want_idx)
+    dx = pykernels.max_pool2d_backward(_misaligned(y), _misaligned(idx), x.shape, backend=backend)
+    np.testing.assert_array_equal(dx, pykernels.reference.max_pool2d_backward(y, idx, x.shape))

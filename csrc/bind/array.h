@@ -17,8 +17,8 @@ namespace py = pybind11;
 enum class DType { kF32, kF64 };
 
 inline DType float_dtype(const py::array& a, const char* op, const char* name) {
-  if (!(a.flags() & py::array::c_style)) {
-    throw py::value_error(std::string(op) + ": argument '" + name + "' must be C-contiguous");
+  if (!(a.flags() & py::array::c_style) || !(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) {
+    throw py::value_error(std::string(op) + ": argument '" + name + "' must be C-contiguous and aligned");
   }
   if (a.dtype().is(py::dtype::of<float>())) return DType::kF32;
   if (a.dtype().is(py::dtype::of<double>())) return DType::kF64;
@@ -34,8 +34,9 @@ inline void same_dtype(DType dt, const py::array& a, const char* op, const char*
 }
 
 inline void expect_int64(const py::array& a, const char* op, const char* name) {
-  if (!(a.flags() & py::array::c_style) || !a.dtype().is(py::dtype::of<int64_t>())) {
-    throw py::type_error(std::string(op) + ": argument '" + name + "' must be a C-contiguous int64 array");
+  if (!(a.flags() & py::array::c_style) || !(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_) ||
+      !a.dtype().is(py::dtype::of<int64_t>())) {
+    throw py::type_error(std::string(op) + ": argument '" + name + "' must be a C-contiguous, aligned int64 array");
   }
 }
 

@@ -11,11 +11,12 @@ import numpy as np
 
 
 class _Flags:
-    __slots__ = ("c_contiguous", "f_contiguous")
+    __slots__ = ("c_contiguous", "f_contiguous", "aligned")
 
-    def __init__(self, c, f):
+    def __init__(self, c, f, aligned):
         self.c_contiguous = c
         self.f_contiguous = f
+        self.aligned = aligned
 
 
 def _contiguous_strides(shape, itemsize):
@@ -84,7 +85,7 @@ class DeviceView:
     @property
     def flags(self):
         f = _is_contiguous(self.shape[::-1], self.strides[::-1], self.dtype.itemsize)
-        return _Flags(self.c_contiguous, f)
+        return _Flags(self.c_contiguous, f, self.ptr % self.dtype.itemsize == 0)
 
     @property
     def T(self):

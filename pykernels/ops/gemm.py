@@ -133,6 +133,7 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, bac
     be = _resolve(backend)
     if be.contiguous and not (
         a.flags.c_contiguous and b.flags.c_contiguous and (c is None or c.flags.c_contiguous)
+        and a.flags.aligned and b.flags.aligned and (c is None or c.flags.aligned)
     ):
         a, trans_a = _row_major(a, trans_a)
         b, trans_b = _row_major(b, trans_b)
