@@ -33,4 +33,11 @@ def cases(quick=False):
             ours=lambda inp, be, name=name: getattr(pykernels, name)(inp["x"], backend=be),
             peers={"numpy": lambda inp, f=np_fn: f(inp["x"]), "torch": _torch(name)},
         ))
+    # the backward of ReLU: half the units negative, so a branch per unit would mispredict half the time
+    out.append(Case(
+        group="activation", name=f"relu_backward {n[0]}x{n[1]} f32", make=make,
+        ours=lambda inp, be: pykernels.relu_backward(inp["x"], inp["x"], backend=be),
+        peers={"numpy": lambda inp: np.where(inp["x"] > 0, inp["x"], np.float32(0)),
+               "torch": lambda inp: __import__("torch").ops.aten.threshold_backward(inp["xt"], inp["xt"], 0)},
+    ))
     return out

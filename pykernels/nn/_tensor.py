@@ -34,9 +34,15 @@ def resolve(name):
 
 def is_device(x):
     """True for a DeviceArray of the cuda backends (what ``Module.to_device`` puts parameters in)."""
-    from pykernels.backends.cuda.runtime import DeviceArray
+    global _DeviceArray
+    if type(x) is np.ndarray or x is None:  # NOTE: the common case, tested first (called ~70 times per step)
+        return False
+    if _DeviceArray is None:
+        from pykernels.backends.cuda.runtime import DeviceArray as _DeviceArray
+    return isinstance(x, _DeviceArray)
 
-    return isinstance(x, DeviceArray)
+
+_DeviceArray = None
 
 
 def backend(*arrays):
