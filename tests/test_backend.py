@@ -142,3 +142,27 @@ def test_misaligned_views_are_read_correctly(backend, dtype, rng):
     np.testing.assert_array_equal(idx, want_idx)
     dx = pykernels.max_pool2d_backward(_misaligned(y), _misaligned(idx), x.shape, backend=backend)
     np.testing.assert_array_equal(dx, pykernels.reference.max_pool2d_backward(y, idx, x.shape))
+
+
+def test_unpickled_arrays_are_accepted(backend, dtype, rng):
+    """An unpickled array's dtype is a new descriptor object, equal to float32/float64/int64 but not
+    the same object; the compiled bindings compare dtypes by meaning (they used to raise
+    "must be float32 or float64, got float32")."""
+    import pickle
+
+    def roundtrip(a):
+        out = pickle.loads(pickle.dumps(a))
+        assert out.dtype == a.dtype and out.dtype is not a.dtype
+        return out
+
+    a, b = rng.standard_normal((6, 5)).astype(dtype), rng.standard_normal((5, 4)).astype(dtype)
+    np.testing.assert_allclose(pykernels.gemm(roundtrip(a), roundtrip(b), backend=backend), a @ b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(pykernels.relu(roundtrip(a), backend=backend), pykernels.reference.relu(a))
+    x = rng.standard_normal((2, 3, 4, 4)).astype(dtype)
+    y, idx = pykernels.max_pool2d(roundtrip(x), 2, backend=backend)
+    dx = pykernels.max_pool2d_backward(roundtrip(y), roundtrip(idx), x.shape, backend=backend)
+    np.testing.assert_array_equal(dx, pykernels.reference.max_pool2d_backward(y, idx, x.shape))
+    v = (rng.random((3, 5)) < 0.5).astype(dtype)
+    w, bv, c = roundtrip(a[:4]), roundtrip(b[:, 0].copy()), roundtrip(a[:4, 0].copy())
+    dw = pykernels.rbm_cd(roundtrip(v), w, bv, c, 1, seed=0, backend=backend)[0]
+    assert dw.shape == (4, 5) and dw.dtype == dtype

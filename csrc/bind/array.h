@@ -16,12 +16,21 @@ namespace py = pybind11;
 
 enum class DType { kF32, kF64 };
 
+// Whether a's dtype is T's (native byte order).  NOTE: by equivalence, not identity: an unpickled or
+// copied descriptor is another object with the same meaning.
+template <class T>
+bool equivalent(const py::array& a) {
+  static PyObject* const want = py::dtype::of<T>().release().ptr();
+  const py::dtype have = a.dtype();
+  return have.ptr() == want || py::detail::npy_api::get().PyArray_EquivTypes_(have.ptr(), want);
+}
+
 inline DType float_dtype(const py::array& a, const char* op, const char* name) {
   if (!(a.flags() & py::array::c_style) || !(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) {
     throw py::value_error(std::string(op) + ": argument '" + name + "' must be C-contiguous and aligned");
   }
-  if (a.dtype().is(py::dtype::of<float>())) return DType::kF32;
-  if (a.dtype().is(py::dtype::of<double>())) return DType::kF64;
+  if (equivalent<float>(a)) return DType::kF32;
+  if (equivalent<double>(a)) return DType::kF64;
   throw py::type_error(std::string(op) + ": argument '" + name + "' must be float32 or float64, got " +
                        std::string(py::str(a.dtype())));
 }
@@ -35,7 +44,7 @@ inline void same_dtype(DType dt, const py::array& a, const char* op, const char*
 
 inline void expect_int64(const py::array& a, const char* op, const char* name) {
   if (!(a.flags() & py::array::c_style) || !(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_) ||
-      !a.dtype().is(py::dtype::of<int64_t>())) {
+      !equivalent<int64_t>(a)) {
     throw py::type_error(std::string(op) + ": argument '" + name + "' must be a C-contiguous, aligned int64 array");
   }
 }
