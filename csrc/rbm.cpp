@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -171,8 +172,8 @@ int64_t total_count(const SparseRows<T>& s, int64_t rows) {
 // The nonzeros of x (rows, cols) into s; returns their number.
 template <class T>
 int64_t find_nonzeros(const T* x, int64_t rows, int64_t cols, const SparseRows<T>& s) {
-  // NOTE: a quick pass (about 10 us for a 100 x 784 batch with AVX-512): threads only for large batches.
-  parallel_for(rows, std::max<int64_t>(1, (1 << 17) / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
+  // NOTE: bound by reading the batch from memory (about 35 us for 100 x 784 on one thread, 20 on two).
+  parallel_for(rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       int32_t count = 0;
       const T* xr = x + r * cols;
@@ -223,7 +224,7 @@ struct Buffers {
   AlignedBuffer<T> ph0, ph, h, pv, val0, valk, col_val0, col_valk;
   AlignedBuffer<uint16_t> packed;
   AlignedBuffer<float> bound;
-  AlignedBuffer<int32_t> idx0, idxk, count0, countk, col_start0, col_startk, col_idx0, col_idxk;
+  AlignedBuffer<int32_t> idx0, idxk, count0, countk, col_start0, col_startk, col_idx0, col_idxk, part_counts;
 };
 
 template <class T>
@@ -292,6 +293,9 @@ struct Rbm {
   // State of the AMX path's packed weights for this call: 0 not packed yet, 1 packed, 2 unusable.
   int packed_state = 0;
 
+  // Column ranges of the visible draw (one per thread, at least one tile of 16 units each).
+  int64_t visible_parts() const { return std::max<int64_t>(1, std::min<int64_t>(max_threads(), (nv + 15) / 16)); }
+
   // pv (n, nv) = sigmoid(h @ w + b) and v ~ pv, v's nonzeros into vs (unless null); h is a sample (0/1).
   // NOTE: on the AMX and exact paths pv is left undefined (only the draws are needed).
   void visible(const T* h, T* pv, const PhiloxStream* stream, T* v, const SparseRows<T>* vs) {
@@ -303,25 +307,43 @@ struct Rbm {
           uint16_t* packed = buf.packed.get(rbm_amx::packed_size(nh, nv));
           float* bound = buf.bound.get((nv + 15) / 16 * 16);
           std::atomic<bool> ok{true};
-          const int64_t kb = (nh + 31) / 32, nt = (nv + 15) / 16;
-          // tasks: the K blocks of the packing, then the bounds of 8 column tiles at a time
-          parallel_for(kb + (nt + 7) / 8, 1, [&](int64_t q0, int64_t q1) {
-            for (int64_t q = q0; q < q1; ++q) {
-              if (q < kb) {
-                rbm_amx::pack(w, nh, nv, q, q + 1, packed);
-              } else if (!rbm_amx::bound(w, nh, nv, 8 * (q - kb), std::min(nt, 8 * (q - kb) + 8), bound)) {
-                ok = false;
-              }
-            }
+          // each thread packs and bounds the column tiles it then draws (visible_parts)
+          const int64_t parts = visible_parts(), nt = (nv + 15) / 16;
+          parallel_for(parts, 1, [&](int64_t q0, int64_t q1) {
+            rbm_amx::pack(w, nh, nv, nt * q0 / parts, nt * q1 / parts, packed);
+            if (!rbm_amx::bound(w, nh, nv, nt * q0 / parts, nt * q1 / parts, bound)) ok = false;
           });
           packed_state = ok ? 1 : 2;
         }
         if (!amx || packed_state == 1) {
           const uint16_t* packed = amx ? buf.packed.get(rbm_amx::packed_size(nh, nv)) : nullptr;
           const float* bound = amx ? buf.bound.get((nv + 15) / 16 * 16) : nullptr;
-          parallel_for((n + 15) / 16, 1, [&](int64_t t0, int64_t t1) {
-            rbm_amx::visible_rows(h, nh, w, nv, b, packed, bound, n, t0, t1, *stream, v, vs);
+          // Threads take column ranges (whole tiles of 16 units) of every row: each reads only its own
+          // columns of the packed weights, which it packed itself (nothing crosses between cores),
+          // and the per-row draws split evenly.
+          const int64_t parts = visible_parts(), nt = (nv + 15) / 16;
+          int32_t* counts = buf.part_counts.get(parts * n);
+          parallel_for(parts, 1, [&](int64_t q0, int64_t q1) {
+            for (int64_t q = q0; q < q1; ++q)
+              rbm_amx::visible_columns(h, nh, w, nv, b, packed, bound, n, nt * q / parts, nt * (q + 1) / parts, *stream, v,
+                                       vs, counts + q * n);
           });
+          if (vs != nullptr) {
+            // join each row's nonzeros: part q's list starts at column 16 nt q / parts of the row's space
+            for (int64_t r = 0; r < n; ++r) {
+              int32_t total = counts[r];
+              for (int64_t q = 1; q < parts; ++q) {
+                const int64_t from = r * nv + 16 * (nt * q / parts);
+                const int32_t m = counts[q * n + r];
+                if (from != r * nv + total) {
+                  std::memmove(vs->idx + r * nv + total, vs->idx + from, sizeof(int32_t) * static_cast<size_t>(m));
+                  std::memmove(vs->val + r * nv + total, vs->val + from, sizeof(T) * static_cast<size_t>(m));
+                }
+                total += m;
+              }
+              vs->count[r] = total;
+            }
+          }
           return;
         }
       }
@@ -428,7 +450,10 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
   T* phk = buf.ph.get(n * nh);
   rbm.hidden(chain_out, sparse_k ? &sk : nullptr, phk, nullptr, nullptr);
   const T inv_n = T(1) / static_cast<T>(n);
-  if (sparse0 && sparse_k) {
+  // NOTE: the sparse statistics copy 32 hidden units' columns of ph0 and phk per pass (2 * 128 bytes
+  // per row, kept in L1 for a batch of 100); larger batches take the two GEMMs.
+  constexpr int64_t kSparseDwMaxRows = 4096;
+  if (sparse0 && sparse_k && n <= kSparseDwMaxRows) {
     // dw = (ph0^T v0 - phk^T vk) / n from the column lists of v0 and vk.
     const int64_t nnz0 = std::max<int64_t>(1, total_count(s0, n)), nnzk = std::max<int64_t>(1, total_count(sk, n));
     SparseCols<T> c0{buf.col_start0.get(nv + 1), buf.col_idx0.get(nnz0), buf.col_val0.get(nnz0), false};
@@ -453,7 +478,7 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
       if constexpr (std::is_same_v<T, float>) {
         if (use_avx512<T>()) {
           thread_local AlignedBuffer<float> scratch;
-          return rbm_avx512::sparse_dw(c0, ph0, ck, phk, j0, j1, nh, nv, inv_n, dw, scratch.get(16 * ((nh + 15) / 16 * 16)));
+          return rbm_avx512::sparse_dw(c0, ph0, ck, phk, n, j0, j1, nh, nv, inv_n, dw, scratch.get(32 * (16 + 2 * n)));
         }
       }
       sparse_dw_portable(c0, ph0, ck, phk, j0, j1, nh, nv, inv_n, dw);

@@ -129,15 +129,15 @@ bool available() {
 
 int64_t packed_size(int64_t nh, int64_t nv) { return 2 * ((nh + 31) / 32) * ((nv + 15) / 16) * 512; }
 
-void pack(const float* w, int64_t nh, int64_t nv, int64_t k0, int64_t k1, uint16_t* packed) {
+void pack(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, uint16_t* packed) {
   const int64_t kb = (nh + 31) / 32, nt = (nv + 15) / 16;
   uint16_t* hi = packed;
   uint16_t* lo = packed + kb * nt * 512;
   // tile (k, t), row p: 16 pairs (w[32k + 2p, 16t + n], w[32k + 2p + 1, 16t + n]) as bf16
-  for (int64_t k = k0; k < k1; ++k) {
+  for (int64_t k = 0; k < kb; ++k) {
     for (int64_t p = 0; p < 16; ++p) {
       const int64_t k0 = 32 * k + 2 * p, k1 = k0 + 1;
-      for (int64_t t = 0; t < nt; ++t) {
+      for (int64_t t = t0; t < t1; ++t) {
         const __mmask16 in = lanes(nv - 16 * t);
         const __m512 x0 = k0 < nh ? _mm512_maskz_loadu_ps(in, w + k0 * nv + 16 * t) : _mm512_setzero_ps();
         const __m512 x1 = k1 < nh ? _mm512_maskz_loadu_ps(in, w + k1 * nv + 16 * t) : _mm512_setzero_ps();
@@ -180,21 +180,26 @@ bool bound(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, float
   return ok;
 }
 
-void visible_rows(const float* h, int64_t nh, const float* w, int64_t nv, const float* bias, const uint16_t* packed,
-                  const float* bound, int64_t n, int64_t t0, int64_t t1, const PhiloxStream& stream, float* v,
-                  const SparseRows<float>* vs) {
+void visible_columns(const float* h, int64_t nh, const float* w, int64_t nv, const float* bias, const uint16_t* packed,
+                     const float* bound, int64_t n, int64_t t0, int64_t t1, const PhiloxStream& stream, float* v,
+                     const SparseRows<float>* vs, int32_t* counts) {
   const int64_t kb = (nh + 31) / 32, nt = (nv + 15) / 16;
+  const int64_t j0 = 16 * t0, j1 = std::min(nv, 16 * t1), width = j1 - j0;
+  if (width <= 0) {
+    for (int64_t r = 0; r < n; ++r) counts[r] = 0;
+    return;
+  }
   thread_local AlignedBuffer<uint16_t> a_buf;
   thread_local AlignedBuffer<float> c_buf, units;
   thread_local AlignedBuffer<int32_t> h_idx, v_idx;
   thread_local AlignedBuffer<float> h_val, v_val;
   uint16_t* a = a_buf.get(kTileRows * kb * 32);
   float* c = c_buf.get(kTileRows * nt * 16);
-  float* u = units.get((nv + 8 + 63) / 64 * 64 + 64);
+  float* u = units.get((width + 8 + 63) / 64 * 64 + 64);
   int32_t* hidx = h_idx.get(nh);
   float* hval = h_val.get(nh);
-  int32_t* idx_scratch = vs != nullptr ? nullptr : v_idx.get(nv);
-  float* val_scratch = vs != nullptr ? nullptr : v_val.get(nv);
+  int32_t* idx_scratch = vs != nullptr ? nullptr : v_idx.get(width);
+  float* val_scratch = vs != nullptr ? nullptr : v_val.get(width);
   if (packed != nullptr) {
     TileConfig cfg;
     std::memset(&cfg, 0, sizeof(cfg));
@@ -209,8 +214,8 @@ void visible_rows(const float* h, int64_t nh, const float* w, int64_t nv, const 
   const __m512 tiny = _mm512_set1_ps(0x1p-100f), rel = _mm512_set1_ps(0x1p-22f);
   const __m512 quarter = _mm512_set1_ps(0.25f * (1.0f + 0x1p-10f)), rel16 = _mm512_set1_ps(0x1p-16f);
   const __m512i step = _mm512_set1_epi32(16);
-  for (int64_t tile = t0; tile < t1; ++tile) {
-    const int64_t r0 = kTileRows * tile, r1 = std::min(n, r0 + kTileRows);
+  for (int64_t r0 = 0; r0 < n; r0 += kTileRows) {
+    const int64_t r1 = std::min(n, r0 + kTileRows);
     if (packed != nullptr) {
       // a: the tile's rows of h as bf16 (0 and 1 are exact), zero past nh and past the last row
       for (int64_t i = 0; i < kTileRows; ++i) {
@@ -223,26 +228,27 @@ void visible_rows(const float* h, int64_t nh, const float* w, int64_t nv, const 
       }
       const uint16_t* hi = packed;
       const uint16_t* lo = packed + kb * nt * 512;
-      int64_t t = 0;
-      for (; t + 4 <= nt; t += 4) tile_block<4>(a, kb * 64, hi, lo, kb, nt, t, c, nt * 64);
-      if (nt - t == 3) tile_block<3>(a, kb * 64, hi, lo, kb, nt, t, c, nt * 64);
-      if (nt - t == 2) tile_block<2>(a, kb * 64, hi, lo, kb, nt, t, c, nt * 64);
-      if (nt - t == 1) tile_block<1>(a, kb * 64, hi, lo, kb, nt, t, c, nt * 64);
+      int64_t t = t0;
+      for (; t + 4 <= t1; t += 4) tile_block<4>(a, kb * 64, hi, lo, kb, nt, t, c, nt * 64);
+      if (t1 - t == 3) tile_block<3>(a, kb * 64, hi, lo, kb, nt, t, c, nt * 64);
+      if (t1 - t == 2) tile_block<2>(a, kb * 64, hi, lo, kb, nt, t, c, nt * 64);
+      if (t1 - t == 1) tile_block<1>(a, kb * 64, hi, lo, kb, nt, t, c, nt * 64);
     }
     for (int64_t r = r0; r < r1; ++r) {
-      const uint64_t first = static_cast<uint64_t>(r * nv);
+      const uint64_t first = static_cast<uint64_t>(r * nv + j0);
       const uint64_t block0 = first >> 2;
-      rbm_avx512::philox_units(stream, block0, static_cast<int64_t>(((first + static_cast<uint64_t>(nv) + 3) >> 2) - block0), u);
-      const float* ur = u + (first & 3);
+      rbm_avx512::philox_units(stream, block0, static_cast<int64_t>(((first + static_cast<uint64_t>(width) + 3) >> 2) - block0), u);
+      const float* ur = u + (first & 3) - j0;  // ur[j]: the uniform of unit j
       const float* cr = c + (r - r0) * nt * 16;
       float* sample = v + r * nv;
-      int32_t* idx = vs != nullptr ? vs->idx + r * nv : idx_scratch;
-      float* val = vs != nullptr ? vs->val + r * nv : val_scratch;
+      int32_t* idx = vs != nullptr ? vs->idx + r * nv + j0 : idx_scratch;
+      float* val = vs != nullptr ? vs->val + r * nv + j0 : val_scratch;
       int32_t m = -1;  // h's nonzeros in this row, listed at the first unit the bound leaves open
       int32_t count = 0;
-      __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-      for (int64_t j = 0; j < nv; j += 16) {
-        const __mmask16 in = lanes(nv - j);
+      __m512i index = _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                       _mm512_set1_epi32(static_cast<int>(j0)));
+      for (int64_t j = j0; j < j1; j += 16) {
+        const __mmask16 in = lanes(j1 - j);
         const __m512 uu = _mm512_maskz_loadu_ps(in, ur + j);
         const __m512 bb = _mm512_maskz_loadu_ps(in, bias + j);
         __mmask16 on = 0, open = in;
@@ -274,7 +280,7 @@ void visible_rows(const float* h, int64_t nh, const float* w, int64_t nv, const 
         count += n_on;
         index = _mm512_add_epi32(index, step);
       }
-      if (vs != nullptr) vs->count[r] = count;
+      counts[r] = count;
     }
   }
   if (packed != nullptr) _tile_release();

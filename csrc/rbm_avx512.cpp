@@ -89,91 +89,108 @@ void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, 
 
 namespace {
 
-// acc[q] += sum over nonzeros p0 .. p1 - 1 (row idx[p], value val[p]) of val * base[row * ld + 16 q ..];
-// kOnes: every value is 1 (additions only); kMasked: the vectors hold mask[q]'s lanes only.
-template <bool kOnes, bool kMasked, int NV>
-inline void column_sum(const int32_t* idx, const float* val, int32_t p0, int32_t p1, const float* base, int64_t ld,
-                       const __mmask16* mask, __m512* acc) {
-  for (int32_t p = p0; p < p1; ++p) {
-    const float* row = base + static_cast<int64_t>(idx[p]) * ld;
-    const __m512 v = _mm512_set1_ps(kOnes ? 1.0f : val[p]);
-#pragma GCC unroll 8
-    for (int q = 0; q < NV; ++q) {
-      const __m512 x = kMasked ? _mm512_maskz_loadu_ps(mask[q], row + 16 * q) : _mm512_loadu_ps(row + 16 * q);
-      acc[q] = kOnes ? _mm512_add_ps(acc[q], x) : _mm512_fmadd_ps(v, x, acc[q]);
+// (s0, s1) = sum over nonzeros p0 .. p1 - 1 (row idx[p], value val[p]) of val * base[32 row + 0 .. 32);
+// kOnes: every value is 1 (additions only).  Two partial sums (nonzeros p even, odd) per vector hide
+// the latency of the additions.
+template <bool kOnes>
+inline void column_sum32(const int32_t* idx, const float* val, int32_t p0, int32_t p1, const float* base, __m512* s0,
+                         __m512* s1) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+  int32_t p = p0;
+  for (; p + 2 <= p1; p += 2) {
+    const float* ra = base + 32 * static_cast<int64_t>(idx[p]);
+    const float* rb = base + 32 * static_cast<int64_t>(idx[p + 1]);
+    if constexpr (kOnes) {
+      a0 = _mm512_add_ps(a0, _mm512_load_ps(ra));
+      a1 = _mm512_add_ps(a1, _mm512_load_ps(ra + 16));
+      b0 = _mm512_add_ps(b0, _mm512_load_ps(rb));
+      b1 = _mm512_add_ps(b1, _mm512_load_ps(rb + 16));
+    } else {
+      const __m512 va = _mm512_set1_ps(val[p]), vb = _mm512_set1_ps(val[p + 1]);
+      a0 = _mm512_fmadd_ps(va, _mm512_load_ps(ra), a0);
+      a1 = _mm512_fmadd_ps(va, _mm512_load_ps(ra + 16), a1);
+      b0 = _mm512_fmadd_ps(vb, _mm512_load_ps(rb), b0);
+      b1 = _mm512_fmadd_ps(vb, _mm512_load_ps(rb + 16), b1);
     }
   }
+  if (p < p1) {
+    const float* ra = base + 32 * static_cast<int64_t>(idx[p]);
+    if constexpr (kOnes) {
+      a0 = _mm512_add_ps(a0, _mm512_load_ps(ra));
+      a1 = _mm512_add_ps(a1, _mm512_load_ps(ra + 16));
+    } else {
+      const __m512 va = _mm512_set1_ps(val[p]);
+      a0 = _mm512_fmadd_ps(va, _mm512_load_ps(ra), a0);
+      a1 = _mm512_fmadd_ps(va, _mm512_load_ps(ra + 16), a1);
+    }
+  }
+  *s0 = _mm512_add_ps(a0, b0);
+  *s1 = _mm512_add_ps(a1, b1);
 }
 
-// out[0 .. 16 NV) = scale * (column j's sum over a - its sum over b), for hidden units h0 ..
-template <bool kOnes, bool kMasked, int NV>
-inline void dw_row(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb,
-                   int64_t j, int64_t h0, int64_t nh, const __mmask16* mask, __m512 scale, float* out) {
-  // NOTE: two sums, subtracted at the end, so that equal chains (CD-0) give exactly 0.
-  __m512 sa[NV], sb[NV];
-  for (int q = 0; q < NV; ++q) sa[q] = sb[q] = _mm512_setzero_ps();
-  column_sum<kOnes, kMasked, NV>(a.idx, a.val, a.start[j], a.start[j + 1], pa + h0, nh, mask, sa);
-  column_sum<kOnes, kMasked, NV>(b.idx, b.val, b.start[j], b.start[j + 1], pb + h0, nh, mask, sb);
-  for (int q = 0; q < NV; ++q) {
-    const __m512 d = _mm512_mul_ps(_mm512_sub_ps(sa[q], sb[q]), scale);
-    _mm512_store_ps(out + 16 * q, kMasked ? _mm512_maskz_mov_ps(mask[q], d) : d);
+// Rows jb .. jb + jn - 1 (jn <= 16) of dw^T for one block of 32 hidden units (ca, cb: the block's
+// columns of pa and pb, rows x 32) into tile (16 x 32; rows past jn zero), not yet scaled.
+template <bool kOnes>
+inline void dw_block(const SparseCols<float>& a, const float* ca, const SparseCols<float>& b, const float* cb,
+                     int64_t jb, int64_t jn, float* tile) {
+  for (int64_t jj = 0; jj < 16; ++jj) {
+    __m512 d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps();
+    if (jj < jn) {
+      const int64_t j = jb + jj;
+      // NOTE: two sums, subtracted at the end, so that equal chains (CD-0) give exactly 0.
+      __m512 sa0, sa1, sb0, sb1;
+      column_sum32<kOnes>(a.idx, a.val, a.start[j], a.start[j + 1], ca, &sa0, &sa1);
+      column_sum32<kOnes>(b.idx, b.val, b.start[j], b.start[j + 1], cb, &sb0, &sb1);
+      d0 = _mm512_sub_ps(sa0, sb0);
+      d1 = _mm512_sub_ps(sa1, sb1);
+    }
+    _mm512_store_ps(tile + 32 * jj, d0);
+    _mm512_store_ps(tile + 32 * jj + 16, d1);
   }
 }
 
 }  // namespace
 
-void sparse_dw(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb, int64_t j0,
-               int64_t j1, int64_t nh, int64_t nv, float scale, float* dw, float* scratch) {
-  constexpr int kNV = 8;  // 128 hidden units per pass over a column's nonzeros
-  const int64_t ld = (nh + 15) / 16 * 16;
+void sparse_dw(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb, int64_t rows,
+               int64_t j0, int64_t j1, int64_t nh, int64_t nv, float scale, float* dw, float* scratch) {
   const __m512 s = _mm512_set1_ps(scale);
   const bool ones = a.ones && b.ones;
-  for (int64_t jb = j0; jb < j1; jb += 16) {
-    const int64_t jn = std::min<int64_t>(16, j1 - jb);
-    // NOTE: the tile stores below hit a line in each of nh rows of dw; fetching those lines now,
-    // while the column sums run, keeps the stores from stalling on them (measured: rbm bench).
-    for (int64_t h = 0; h < nh; ++h) {
-      _mm_prefetch(reinterpret_cast<const char*>(dw + h * nv + jb), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(dw + h * nv + jb + jn - 1), _MM_HINT_T0);
+  float* tile = scratch;
+  float* ca = scratch + 16 * 32;
+  float* cb = ca + rows * 32;
+  // Blocks of 32 hidden units: their columns of pa and pb are copied out (rows x 32 each, 25.6 KB for a
+  // batch of 100) and stay in L1 while every visible unit's nonzeros sum them.
+  // NOTE: measured (one thread, the rbm bench's epoch): summing them in place, rows nh floats apart,
+  // missed L1 (the power-of-2 stride maps the rows onto a few cache sets) and took 2x as long.
+  for (int64_t hb = 0; hb < nh; hb += 32) {
+    const int64_t hn = std::min<int64_t>(32, nh - hb);
+    const __mmask16 m0 = lanes(hn), m1 = lanes(hn - 16);
+    for (int64_t r = 0; r < rows; ++r) {
+      _mm512_store_ps(ca + 32 * r, _mm512_maskz_loadu_ps(m0, pa + r * nh + hb));
+      _mm512_store_ps(ca + 32 * r + 16, _mm512_maskz_loadu_ps(m1, pa + r * nh + hb + 16));
+      _mm512_store_ps(cb + 32 * r, _mm512_maskz_loadu_ps(m0, pb + r * nh + hb));
+      _mm512_store_ps(cb + 32 * r + 16, _mm512_maskz_loadu_ps(m1, pb + r * nh + hb + 16));
     }
-    // scratch[jj, :] = row jb + jj of dw^T
-    for (int64_t jj = 0; jj < 16; ++jj) {
-      float* srow = scratch + jj * ld;
-      if (jj >= jn) {
-        for (int64_t h = 0; h < ld; h += 16) _mm512_store_ps(srow + h, _mm512_setzero_ps());
-        continue;
+    for (int64_t jb = j0; jb < j1; jb += 16) {
+      const int64_t jn = std::min<int64_t>(16, j1 - jb);
+      // (the copies are zero past the last hidden unit, so no lanes need masking)
+      if (ones) {
+        dw_block<true>(a, ca, b, cb, jb, jn, tile);
+      } else {
+        dw_block<false>(a, ca, b, cb, jb, jn, tile);
       }
-      const int64_t j = jb + jj;
-      int64_t h0 = 0;
-      for (; h0 + 16 * kNV <= nh; h0 += 16 * kNV) {
-        if (ones) {
-          dw_row<true, false, kNV>(a, pa, b, pb, j, h0, nh, nullptr, s, srow + h0);
-        } else {
-          dw_row<false, false, kNV>(a, pa, b, pb, j, h0, nh, nullptr, s, srow + h0);
-        }
+      // dw[hb + k, jb .. jb + jn) = scratch[0 .. jn, k], as two 16 x 16 tiles
+      const __mmask16 jmask = lanes(jn);
+      for (int half = 0; half < 2 && 16 * half < hn; ++half) {
+        __m512 x[16];
+        for (int i = 0; i < 16; ++i) x[i] = _mm512_load_ps(tile + 32 * i + 16 * half);
+        transpose16(x);
+        const int64_t nrow = std::min<int64_t>(16, hn - 16 * half);
+        for (int k = 0; k < nrow; ++k) _mm512_mask_storeu_ps(dw + (hb + 16 * half + k) * nv + jb, jmask, _mm512_mul_ps(x[k], s));
       }
-      // the last hidden units: as many whole-or-masked vectors as they need, up to ld
-      for (; h0 < nh; h0 += 16) {
-        const __mmask16 m = lanes(nh - h0);
-        if (ones) {
-          dw_row<true, true, 1>(a, pa, b, pb, j, h0, nh, &m, s, srow + h0);
-        } else {
-          dw_row<false, true, 1>(a, pa, b, pb, j, h0, nh, &m, s, srow + h0);
-        }
-      }
-    }
-    // dw[h, jb .. jb + jn) = scratch[0 .. jn, h], 16 x 16 tiles
-    const __mmask16 jmask = lanes(jn);
-    for (int64_t ht = 0; ht < nh; ht += 16) {
-      __m512 x[16];
-      for (int i = 0; i < 16; ++i) x[i] = _mm512_load_ps(scratch + i * ld + ht);
-      transpose16(x);
-      const int64_t hn = std::min<int64_t>(16, nh - ht);
-      for (int k = 0; k < hn; ++k) _mm512_mask_storeu_ps(dw + (ht + k) * nv + jb, jmask, x[k]);
     }
   }
 }
-
 
 void sparse_hidden(const SparseRows<float>& x, int64_t rows, const float* w, int64_t nh, int64_t h0, int64_t h1,
                    float* out, float* panel) {

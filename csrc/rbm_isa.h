@@ -47,10 +47,10 @@ void sparse_hidden(const SparseRows<float>& x, int64_t rows, const float* w, int
                    float* out, float* panel);
 
 // Columns j0 .. j1 - 1 of dw (nh, nv): dw[h, j] = scale * (sum over column j's nonzeros (i, x) of a
-// of x * pa[i, h] - the same over b with pb), pa and pb (rows, nh); scratch holds 16 * nh rounded
-// up to 16 floats, 64-byte aligned.
-void sparse_dw(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb, int64_t j0,
-               int64_t j1, int64_t nh, int64_t nv, float scale, float* dw, float* scratch);
+// of x * pa[i, h] - the same over b with pb), pa and pb (rows, nh); scratch holds 32 * (16 + 2 rows)
+// floats, 64-byte aligned.
+void sparse_dw(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb, int64_t rows,
+               int64_t j0, int64_t j1, int64_t nh, int64_t nv, float scale, float* dw, float* scratch);
 
 // The nonzeros of x[0 .. cols) into idx/val (as SparseRows lays out one row); returns their number.
 int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val);
@@ -72,10 +72,10 @@ bool available();
 // uint16 count of pack()'s output for w (nh, nv).
 int64_t packed_size(int64_t nh, int64_t nv);
 
-// K blocks k0 .. k1 - 1 (32 hidden units each) of w (nh, nv) as bf16 parts hi and lo in AMX tile
-// layout into `packed` (packed_size, 64-byte aligned; lo = w - hi rounded, so |w - hi - lo| <=
+// Column tiles t0 .. t1 - 1 (16 visible units each) of w (nh, nv) as bf16 parts hi and lo in AMX
+// tile layout into `packed` (packed_size, 64-byte aligned; lo = w - hi rounded, so |w - hi - lo| <=
 // 2^-17 |w|).
-void pack(const float* w, int64_t nh, int64_t nv, int64_t k0, int64_t k1, uint16_t* packed);
+void pack(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, uint16_t* packed);
 
 // For the visible units of column tiles t0 .. t1 - 1 (16 units each), the bound on the error of
 // the tile product (and of the sums that follow it) into bound[16 t0 .. 16 t1) (64-byte aligned).
@@ -83,14 +83,15 @@ void pack(const float* w, int64_t nh, int64_t nv, int64_t k0, int64_t k1, uint16
 // column sums of |w| of 1e30 or more).
 bool bound(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, float* bound);
 
-// Rows 16 t0 .. min(n, 16 t1) - 1 of v (n, nv): v[r, j] = (u < sigmoid(sum_k h[r, k] w[k, j] +
-// bias[j])), u the stream's uniform of element r * nv + j, the sum being the exact one (fp32, 0
-// plus the rows k with h[r, k] = 1 in increasing k) wherever the tile product's bound leaves the
-// draw open, or everywhere when `packed` is null (the exact path); h (n, nh) is 0/1.  v's
-// nonzeros go into vs unless it is null.
-void visible_rows(const float* h, int64_t nh, const float* w, int64_t nv, const float* bias, const uint16_t* packed,
-                  const float* bound, int64_t n, int64_t t0, int64_t t1, const PhiloxStream& stream, float* v,
-                  const SparseRows<float>* vs);
+// Visible units 16 t0 .. min(nv, 16 t1) - 1 (column tiles t0 .. t1 - 1) of every row of v (n, nv):
+// v[r, j] = (u < sigmoid(sum_k h[r, k] w[k, j] + bias[j])), u the stream's uniform of element
+// r * nv + j, the sum being the exact one (fp32, 0 plus the rows k with h[r, k] = 1 in increasing k)
+// wherever the tile product's bound leaves the draw open, or everywhere when `packed` is null (the
+// exact path); h (n, nh) is 0/1.  Row r's nonzeros in these columns go to vs (unless null) from
+// position r * nv + 16 t0 on, their number to counts[r]; the caller joins the column ranges.
+void visible_columns(const float* h, int64_t nh, const float* w, int64_t nv, const float* bias, const uint16_t* packed,
+                     const float* bound, int64_t n, int64_t t0, int64_t t1, const PhiloxStream& stream, float* v,
+                     const SparseRows<float>* vs, int32_t* counts);
 
 }  // namespace rbm_amx
 

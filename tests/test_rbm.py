@@ -412,6 +412,20 @@ def test_large_sparse_batch_takes_the_gemm_path(dtype, rng):
     assert_close(got[:3], want[:3], "backward")
 
 
+@pytest.mark.parametrize("n", [4096, 4097])
+def test_tall_sparse_batch_statistics(dtype, n):
+    """A sparse batch of many short rows: the sparse products, and the sparse statistics up to 4096
+    rows (their per-pass copies of ph0 and phk grow with the batch), the GEMMs beyond; both match the
+    reference."""
+    rng = np.random.default_rng(n)
+    nv, nh = 40, 37
+    w, b, c = machine(rng, nv, nh, dtype)
+    v0 = binary(rng, (n, nv), dtype, 0.1)
+    got, want = run_both("rbm_cd", "cpu", v0, w, b, c, 1, seed=5, counter=1)
+    np.testing.assert_array_equal(got[3], want[3])
+    assert_close(got[:3], want[:3], "backward")
+
+
 @pytest.mark.parametrize("op,args", [
     ("rbm_hidden_probs", ("v", "w", "c")),
     ("rbm_visible_probs", ("h", "w", "b")),
