@@ -19,6 +19,8 @@ CASES = {
     "big-pad": ((2, 3, 4, 6), 2, (4, 2), (3, 1), (3, 2)),
     "lenet-1": ((32, 1, 8, 8), 16, (3, 3), 1, 1),
     "lenet-2": ((32, 16, 4, 4), 32, (3, 3), 1, 1),
+    # stride 1 with padding beyond the kernel (the windows reach past the padded plane's input part)
+    "stride1-big-pad": ((2, 3, 5, 4), 2, (2, 3), 1, (3, 2)),
 }
 SMALL = ["tiny", "odd", "kernel=input,pad", "thin-kernel", "1x1", "stride>kernel", "big-pad"]
 
