@@ -225,10 +225,8 @@ struct Buffers {
   AlignedBuffer<uint16_t> packed;
   AlignedBuffer<float> bound;
   AlignedBuffer<int32_t> idx0, idxk, count0, countk, col_start0, col_startk, col_idx0, col_idxk, part_counts;
-  // Copies of w that the threads read in its place (see rbm_cd), used in turn.
-  static constexpr int kWeightCopies = 4;
-  AlignedBuffer<T> w_copy[kWeightCopies];
-  int w_turn = 0;
+  // A copy of w that the threads read in its place (see rbm_cd).
+  AlignedBuffer<T> w_copy;
 };
 
 template <class T>
@@ -428,14 +426,12 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
   Rbm<T> rbm{w, b, c, n, nv, nh};
   Buffers<T>& buf = rbm.buf;
   if (use_avx512<T>() && max_threads() > 1 && rbm.sparse_allowed()) {
-    // The other threads read a copy of w, made by this thread: a training loop updates w in place
-    // on this thread after every call (w += lr * dw), and each line of w still held in another
-    // core's cache makes that write wait for the line to be taken back.  The copies are used in
-    // turn, so that by the time one is written again the other cores have moved on from it.
+    // The threads read a copy of w, made by this thread: a training loop updates w in place on this
+    // thread after every call (w += lr * dw), and each line of w still held in another core's cache
+    // makes that write wait for the line to be taken back.
     // NOTE: measured (rbm bench, 2 threads): the update after each call took 200 us instead of 40,
-    // against 25 us for the copy.
-    T* copy = buf.w_copy[buf.w_turn].get(nh * nv);
-    buf.w_turn = (buf.w_turn + 1) % Buffers<T>::kWeightCopies;
+    // against about 40 us for the copy; four copies used in turn were no faster than one.
+    T* copy = buf.w_copy.get(nh * nv);
     std::memcpy(copy, w, sizeof(T) * static_cast<size_t>(nh * nv));
     rbm.w = copy;
   }
