@@ -151,3 +151,24 @@ def test_every_instruction_set_path(op, rng):
             np.testing.assert_allclose(got, want.astype(np.float32), rtol=3e-7, atol=1.2e-38, err_msg=isa)
     finally:
         cpu.set_isa(before)
+
+
+@pytest.mark.parametrize("op", ["sigmoid", "tanh"])
+def test_every_instruction_set_path_dense_sweep(op):
+    """Relative error below 3e-7 (about 2.5 ulp) against float64 over a dense sweep of the range where
+    the results are not 0 or +-1 in float32, on every instruction set this CPU has."""
+    cpu, isas = _isas()
+    rng = np.random.default_rng(7)
+    x = np.concatenate([np.linspace(-90, 90, 400_001, dtype=np.float32),
+                        (rng.standard_normal(100_000) * 3).astype(np.float32),
+                        (rng.standard_normal(20_000) * 1e-3).astype(np.float32)])
+    want = getattr(pykernels.reference, op)(x.astype(np.float64))
+    before = cpu.get_isa()
+    try:
+        for isa in isas:
+            cpu.set_isa(isa)
+            got = getattr(pykernels, op)(x, backend="cpu").astype(np.float64)
+            bad = np.abs(got - want) > 3e-7 * np.abs(want) + 1.2e-38
+            assert not bad.any(), f"{isa}: {bad.sum()} points off, e.g. x={x[bad][:3]}"
+    finally:
+        cpu.set_isa(before)
