@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
+#include "common/cpu_features.h"
 #include "common/parallel.h"
+#include "softmax_isa.h"
 
 namespace pk::cpu {
 
@@ -13,6 +16,9 @@ namespace {
 // Row maximum; NaN anywhere in the row makes the result NaN (as NumPy's max does).
 template <class T>
 T row_max(const T* x, int64_t k) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (active_isa() == Isa::kAvx512) return softmax_avx512::row_max(x, k);
+  }
   T mx = -std::numeric_limits<T>::infinity();
   bool nan = false;
   for (int64_t j = 0; j < k; ++j) {
@@ -27,6 +33,12 @@ template <class T>
 double exp_shifted(const T* x, T* y, int64_t k, T* mx_out) {
   const T mx = row_max(x, k);
   // NOTE: a row of -inf only has max -inf; shifting by it gives NaN, as NumPy/torch do.
+  if constexpr (std::is_same_v<T, float>) {
+    if (active_isa() == Isa::kAvx512) {
+      *mx_out = mx;
+      return softmax_avx512::exp_shifted(x, y, k, mx);
+    }
+  }
   double s = 0.0;
   for (int64_t j = 0; j < k; ++j) {
     const T e = std::exp(x[j] - mx);
