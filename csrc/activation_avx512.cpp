@@ -10,29 +10,14 @@
 
 #include <cstdint>
 
+#include "common/exp_avx512.h"
+
 namespace pk::cpu::avx512 {
 
 namespace {
 
-inline __mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1u); }
-
-// exp(x) for x <= 0 (Cody-Waite reduction x = n ln2 + r, the degree-6 polynomial of
-// pk::fastmath::exp_nonpositive, 2^n by vscalefps); below -104 the result is 0.
-inline __m512 exp_nonpositive(__m512 x) {
-  const __m512 xc = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(p, n);
-}
+// exp(x) for x <= 0; below -104 the result is 0.
+inline __m512 exp_nonpositive(__m512 x) { return exp_clamped16(_mm512_max_ps(x, _mm512_set1_ps(-104.0f))); }
 
 // num / den for den in [1, 2]: r = 1 / den from the 14-bit estimate and one Newton step (relative
 // error about 2^-28 before rounding), q = num r, and one correction q + r (num - q den) with the

@@ -70,17 +70,27 @@ T* padded_plane(const Window& g) {
   return plane.data();
 }
 
+// One channel (H, W) into the interior of a padded plane, and back.
+// NOTE: plain loops, not std::copy: rows of 4 or 8 elements do not pay for a library call.
+template <class T>
+void to_padded(const T* plane, const Window& g, T* pad) {
+  for (int64_t i = 0; i < g.h; ++i)
+    for (int64_t j = 0; j < g.w; ++j) pad[(i + g.ph) * (g.w + 2 * g.pw) + g.pw + j] = plane[i * g.w + j];
+}
+
+template <class T>
+void from_padded(const T* pad, const Window& g, T* plane) {
+  for (int64_t i = 0; i < g.h; ++i)
+    for (int64_t j = 0; j < g.w; ++j) plane[i * g.w + j] = pad[(i + g.ph) * (g.w + 2 * g.pw) + g.pw + j];
+}
+
 template <class T>
 void im2col_image(const T* x, T* out, const Window& g, int64_t rs, int64_t qs, int64_t c0, int64_t c1) {
   if (padded_stride1(g, qs)) {
     const int64_t pw = g.w + 2 * g.pw;
     T* pad = padded_plane<T>(g);  // zero border written once; the interior is rewritten per channel
     for (int64_t c = c0; c < c1; ++c) {
-      for (int64_t i = 0; i < g.h; ++i) {
-        const T* src = x + (c * g.h + i) * g.w;
-        T* dst = pad + (i + g.ph) * pw + g.pw;
-        for (int64_t j = 0; j < g.w; ++j) dst[j] = src[j];
-      }
+      to_padded(x + c * g.plane(), g, pad);
       for (int64_t p = 0; p < g.kh; ++p) {
         for (int64_t q = 0; q < g.kw; ++q) {
           T* orow = out + ((c * g.kh + p) * g.kw + q) * rs;
@@ -118,11 +128,7 @@ void col2im_image(const T* cols, T* x, const Window& g, int64_t rs, int64_t qs, 
     const int64_t pw = g.w + 2 * g.pw;
     for (int64_t c = c0; c < c1; ++c) {
       T* pad = padded_plane<T>(g);
-      for (int64_t i = 0; i < g.h; ++i) {
-        const T* src = x + (c * g.h + i) * g.w;
-        T* dst = pad + (i + g.ph) * pw + g.pw;
-        for (int64_t j = 0; j < g.w; ++j) dst[j] = src[j];
-      }
+      to_padded(x + c * g.plane(), g, pad);
       for (int64_t p = 0; p < g.kh; ++p) {
         for (int64_t q = 0; q < g.kw; ++q) {
           const T* orow = cols + ((c * g.kh + p) * g.kw + q) * rs;
@@ -133,11 +139,7 @@ void col2im_image(const T* cols, T* x, const Window& g, int64_t rs, int64_t qs, 
           }
         }
       }
-      for (int64_t i = 0; i < g.h; ++i) {
-        const T* src = pad + (i + g.ph) * pw + g.pw;
-        T* dst = x + (c * g.h + i) * g.w;
-        for (int64_t j = 0; j < g.w; ++j) dst[j] = src[j];
-      }
+      from_padded(pad, g, x + c * g.plane());
     }
     return;
   }

@@ -5,10 +5,11 @@
 
 #include <cstdint>
 
+#include "common/exp_avx512.h"
+
 namespace pk::cpu {
 namespace {
 
-__mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1u); }
 
 // sigmoid of 16 floats: e = exp(-|x|) as in pk::fastmath (Cody-Waite reduction -|x| = n ln2 + r,
 // the same degree-6 polynomial for exp(r)) but 2^n by vscalefps, then 1/(1+e) by a reciprocal
@@ -20,18 +21,7 @@ __mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mma
 inline __m512 sigmoid16(__m512 x) {
   // -|x|, clamped where e is 0 in float anyway (keeps n small)
   const __m512 nx = _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)), _mm512_set1_ps(-104.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(nx, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), nx);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512 e = _mm512_scalef_ps(p, n);
+  const __m512 e = exp_clamped16(nx);
   const __m512 d = _mm512_add_ps(e, _mm512_set1_ps(1.0f));
   __m512 inv = _mm512_rcp14_ps(d);
   inv = _mm512_mul_ps(inv, _mm512_fnmadd_ps(d, inv, _mm512_set1_ps(2.0f)));

@@ -8,31 +8,18 @@
 
 #include <cstdint>
 
+#include "common/exp_avx512.h"
 #include "softmax_isa.h"
 
 namespace pk::cpu::softmax_avx512 {
 
 namespace {
 
-inline __mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1u); }
-
 // exp(d) for d <= 0 as pk::fastmath::exp_nonpositive computes it (Cody-Waite reduction, the same
 // degree-6 polynomial), 2^n by vscalefps; 0 below ln(FLT_MIN), NaN stays NaN.
 inline __m512 exp_nonpositive(__m512 d) {
   const __m512 lo = _mm512_set1_ps(-87.33654f);
-  const __m512 xc = _mm512_max_ps(d, lo);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512 e = _mm512_scalef_ps(p, n);
+  const __m512 e = exp_clamped16(_mm512_max_ps(d, lo));
   const __mmask16 under = _mm512_cmp_ps_mask(d, lo, _CMP_LT_OQ);
   const __mmask16 nan = _mm512_cmp_ps_mask(d, d, _CMP_UNORD_Q);
   return _mm512_mask_mov_ps(_mm512_maskz_mov_ps(static_cast<__mmask16>(~under), e), nan, d);
