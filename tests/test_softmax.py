@@ -182,11 +182,11 @@ def test_errors(backend):
 
 
 @pytest.mark.parametrize("op", ["softmax", "log_softmax", "softmax_cross_entropy"])
-def test_non_finite_rows_and_every_row_length_on_every_isa(op, isa, rng):
+def test_non_finite_rows_and_every_row_length_on_every_isa(op, isa, dtype, rng):
     """NaN, +inf and -inf logits and rows of every length from 1 to 70 (the vector loops' tails), on
     each instruction set: the same results as the reference, NaN where it has NaN."""
     for k in range(1, 71):
-        x = random(rng, (6, k), np.float32, scale=5)
+        x = random(rng, (6, k), dtype, scale=5)
         x[1, 0] = np.nan
         x[2, k - 1] = np.inf
         x[3, k // 2] = -np.inf
