@@ -111,7 +111,7 @@ class RBM(Module):
         velocity = [np.zeros_like(p.data) for p in (w, b, c)]
         history = {"reconstruction_error": []}
         bar = _bar(epochs, progress, "RBM")
-        for _ in range(epochs):
+        for epoch in range(epochs):
             order = order_rng.permutation(len(x))
             for start in range(0, len(x), batch_size):
                 v0 = _tensor.contiguous(be, x[order[start:start + batch_size]])
@@ -120,14 +120,23 @@ class RBM(Module):
                 counter += 2 * k + 1
                 if chain is not None:
                     chain[: len(v0)] = chain_out
-                # gradient ascent; grads are left in .grad (ascent direction) for inspection
-                w.grad[...], b.grad[...], c.grad[...] = dw, db, dc
+                # gradient ascent; the last mini-batch's grads are left in .grad (ascent direction) for
+                # inspection
+                if epoch == epochs - 1 and start + batch_size >= len(x):
+                    w.grad[...], b.grad[...], c.grad[...] = dw, db, dc
                 if weight_decay:
                     dw = dw - weight_decay * w.data
+                # NOTE: in place on the fresh arrays rbm_cd returned, no temporaries (the same
+                # arithmetic as vel = momentum * vel + lr * d): on the MNIST-sized layer the update's
+                # allocations and extra passes cost a third of the epoch.
                 for p, d, vel in zip((w, b, c), (dw, db, dc), velocity):
-                    vel *= momentum
-                    vel += lr * d
-                    p.data += vel
+                    d *= lr
+                    if momentum:
+                        vel *= momentum
+                        vel += d
+                        p.data += vel
+                    else:
+                        p.data += d
             probe = _tensor.contiguous(be, x[: min(len(x), 1024)])
             rec = be.impl.rbm_visible_probs(be.impl.rbm_hidden_probs(probe, w.data, c.data), w.data, b.data)
             history["reconstruction_error"].append(float(np.square(rec - probe).mean()))
