@@ -36,7 +36,25 @@ def _is_contiguous(shape, strides, itemsize):
     return True
 
 
-class DeviceView:
+class ShapeMixin:
+    """``ndim``, ``size`` and ``nbytes`` from ``shape`` and ``dtype``, for the device array types."""
+
+    __slots__ = ()
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self):
+        return self.size * self.dtype.itemsize
+
+
+class DeviceView(ShapeMixin):
     """A device array described by its ``__cuda_array_interface__`` (``obj`` keeps it alive)."""
 
     __slots__ = ("obj", "ptr", "shape", "dtype", "strides", "readonly")
@@ -65,18 +83,6 @@ class DeviceView:
             raise TypeError("masked device arrays are not supported")
         ptr, readonly = cai["data"]
         return cls(obj, ptr or 0, cai["shape"], np.dtype(cai["typestr"]), cai.get("strides"), readonly)
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
-    def nbytes(self):
-        return self.size * self.dtype.itemsize
 
     @property
     def c_contiguous(self):

@@ -18,10 +18,10 @@ import weakref
 
 import numpy as np
 
-from pykernels.backends.device import DeviceView, is_device_array
+from pykernels.backends.device import DeviceView, ShapeMixin, is_device_array
 
 
-class DeviceArray:
+class DeviceArray(ShapeMixin):
     """A C-contiguous array in the memory of one runtime; freed when the last reference goes.
 
     Exposes ``__cuda_array_interface__`` (version 3), so pycuda, CuPy or Numba can use it on a GPU.
@@ -40,18 +40,6 @@ class DeviceArray:
                               f"on backend {runtime.name!r}")
         self.ptr = runtime.native.alloc(self.nbytes)
         self._finalizer = weakref.finalize(self, runtime.native.free, self.ptr)
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
-    def nbytes(self):
-        return self.size * self.dtype.itemsize
 
     @property
     def __cuda_array_interface__(self):
