@@ -235,7 +235,6 @@ void visible_columns(const float* h, int64_t nh, const float* w, int64_t nv, con
     }
     _tile_release();
   }
-  const __m512 one = _mm512_set1_ps(1.0f);
   const __m512 tiny = _mm512_set1_ps(0x1p-100f), rel = _mm512_set1_ps(0x1p-22f);
   const __m512 quarter = _mm512_set1_ps(0.25f * (1.0f + 0x1p-10f)), rel16 = _mm512_set1_ps(0x1p-16f);
   const __m512i step = _mm512_set1_epi32(16);
@@ -280,11 +279,7 @@ void visible_columns(const float* h, int64_t nh, const float* w, int64_t nv, con
           const __m512 x = _mm512_add_ps(exact_chunk(w, nv, hidx, m, j, in), bb);
           on = (on & static_cast<__mmask16>(~open)) | _mm512_mask_cmp_ps_mask(open, uu, sigmoid16(x), _CMP_LT_OQ);
         }
-        _mm512_mask_storeu_ps(sample + j, in, _mm512_maskz_mov_ps(on, one));
-        const int n_on = __builtin_popcount(on);
-        _mm512_mask_storeu_epi32(idx + count, lanes(n_on), _mm512_maskz_compress_epi32(on, index));
-        _mm512_mask_storeu_ps(val + count, lanes(n_on), one);
-        count += n_on;
+        count = store_draws(in, on, index, sample + j, idx, val, count);
         index = _mm512_add_epi32(index, step);
       }
       counts[r] = count;

@@ -273,20 +273,13 @@ int32_t activate_row(float* a, const float* bias, int64_t cols, const float* u, 
   }
   if (u == nullptr) return 0;
   int32_t count = 0;
-  const __m512 one = _mm512_set1_ps(1.0f);
   const __m512i step = _mm512_set1_epi32(16);
   __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int64_t j = 0; j < cols; j += 16) {
     const __mmask16 in = lanes(cols - j);
     const __mmask16 on = _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, u + j),
                                                  _mm512_maskz_loadu_ps(in, a + j), _CMP_LT_OQ);
-    _mm512_mask_storeu_ps(sample + j, in, _mm512_maskz_mov_ps(on, one));
-    const int n_on = __builtin_popcount(on);
-    // NOTE: a masked store of the compressed register, not a plain one: the next row's list, which
-    // another thread may be writing, starts right after this row's capacity.
-    _mm512_mask_storeu_epi32(idx + count, lanes(n_on), _mm512_maskz_compress_epi32(on, index));
-    _mm512_mask_storeu_ps(val + count, lanes(n_on), one);
-    count += n_on;
+    count = store_draws(in, on, index, sample + j, idx, val, count);
     index = _mm512_add_epi32(index, step);
   }
   return count;

@@ -31,5 +31,19 @@ inline __m512 sigmoid16(__m512 x) {
   return _mm512_mask_mov_ps(y, nan, x);
 }
 
+// The draws of 16 units j .. j + 15 (lanes `in`, `on` the units drawn 1): sample[j ..] = 0 or 1, and
+// the indices of the ones (lanes of `index`) appended to idx/val[count ..]; returns the new count.
+// NOTE: masked stores of the compressed registers, not plain ones: the next row's list, which
+// another thread may be writing, starts right after this row's capacity.
+inline int32_t store_draws(__mmask16 in, __mmask16 on, __m512i index, float* sample, int32_t* idx, float* val,
+                           int32_t count) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  _mm512_mask_storeu_ps(sample, in, _mm512_maskz_mov_ps(on, one));
+  const int n_on = __builtin_popcount(on);
+  _mm512_mask_storeu_epi32(idx + count, lanes(n_on), _mm512_maskz_compress_epi32(on, index));
+  _mm512_mask_storeu_ps(val + count, lanes(n_on), one);
+  return count + n_on;
+}
+
 }  // namespace
 }  // namespace pk::cpu
