@@ -13,7 +13,8 @@
 // B in place, which is what wins for the small shapes of the networks (e.g. 64x784x128).
 // Threads: C is cut into a tm x tn grid of independent sub-problems, one per thread, each with its
 // own slice of the caller's workspace (allocated before the parallel region, so no allocation ever
-// happens inside it), packing what it reads; no barriers.
+// happens inside it), packing what it reads; no barriers (run_parts, common/parallel.h, runs the
+// sub-problems one after the other when the cores are oversubscribed).
 #pragma once
 #include <omp.h>
 
@@ -22,6 +23,7 @@
 #include <utility>
 
 #include "common/aligned_buffer.h"
+#include "common/parallel.h"
 #include "gemm_isa.h"
 
 namespace pk::cpu {
@@ -411,10 +413,10 @@ void gemm_blocked(const GemmArgs<typename K::V::T>& g) {
     gemm_serial<K>(g, work);
     return;
   }
-#pragma omp parallel num_threads(nt)
-  {
-    const int t = omp_get_thread_num();
-    const Grid grid = choose_grid<K>(g.m, g.n, omp_get_num_threads());
+  const Grid grid = choose_grid<K>(g.m, g.n, nt);
+  // parts of about a millisecond or more stay parallel even on oversubscribed cores (run_parts)
+  const bool short_parts = static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k) < 0x1p27 * nt;
+  run_parts(nt, [&](int t) {
     const int ti = t / grid.tn;
     const int tj = t % grid.tn;
     const int64_t rows = (g.m + MR - 1) / MR;
@@ -432,7 +434,7 @@ void gemm_blocked(const GemmArgs<typename K::V::T>& g) {
       sub.c = g.c + i0 * g.ldc + j0;
       gemm_serial<K>(sub, work + per_thread * t);
     }
-  }
+  }, short_parts);
 }
 
 }  // namespace

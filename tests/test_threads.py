@@ -76,3 +76,119 @@ def test_compiled_op_releases_the_gil(rng):
     span = inside["end"] - inside["start"]
     gaps = np.diff([inside["start"], *during, inside["end"]])
     assert gaps.max() < 0.5 * span, "the main thread stalled for most of a GEMM call: the GIL was held"
+
+
+# ---- oversubscribed cores (csrc/common/parallel.h; README, "Threads") -------------------------------
+
+def _cpu_module():
+    if "cpu" not in pykernels.available_backends():
+        pytest.skip("C++ extension not built")
+    from pykernels import _cpu
+
+    return _cpu
+
+
+@pytest.fixture
+def cpu_mod():
+    cpu = _cpu_module()
+    cpu.set_oversubscribed(0)
+    yield cpu
+    cpu.set_oversubscribed(0)
+
+
+def test_oversubscription_rule(cpu_mod):
+    """A region marks the cores oversubscribed when the calling thread waited more than 1 ms for the
+    others and that wait was more than half of its own part."""
+    for own, wait, marked in [(50e-6, 5e-3, True), (3e-3, 2e-3, True), (50e-6, 0.9e-3, False),
+                              (10e-3, 3e-3, False), (0.0, 0.0, False)]:
+        cpu_mod.set_oversubscribed(0)
+        cpu_mod._observe_region(own, wait)
+        assert cpu_mod.oversubscribed() is marked, (own, wait)
+    cpu_mod.set_oversubscribed(0)
+    assert not cpu_mod.oversubscribed()
+    cpu_mod.set_oversubscribed(30)
+    assert cpu_mod.oversubscribed()
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), 1e9])
+def test_set_oversubscribed_argument_errors(cpu_mod, bad):
+    with pytest.raises(ValueError, match="set_oversubscribed: argument 'seconds'"):
+        cpu_mod.set_oversubscribed(bad)
+    with pytest.raises(TypeError):
+        cpu_mod.set_oversubscribed("1")
+
+
+_SAME_BITS = r"""
+import numpy as np, pykernels
+from pykernels import _cpu
+assert _cpu.max_threads() == 3, _cpu.max_threads()
+rng = np.random.default_rng(5)
+f32 = np.float32
+a = rng.standard_normal((300, 200)).astype(f32); b = rng.standard_normal((200, 150)).astype(f32)
+x = rng.standard_normal((24, 3, 20, 20)).astype(f32); w = rng.standard_normal((8, 3, 5, 5)).astype(f32)
+dy = rng.standard_normal((24, 8, 16, 16)).astype(f32)
+p = rng.standard_normal((32, 16, 24, 24)).astype(f32)
+logits = rng.standard_normal((512, 100)).astype(f32); target = rng.integers(0, 100, 512)
+v0 = (rng.random((100, 784)) < 0.2).astype(f32)
+wr = (rng.standard_normal((256, 784)) * 0.05).astype(f32); br = np.zeros(784, f32); cr = np.zeros(256, f32)
+
+def run():
+    y, idx = pykernels.max_pool2d(p, 2)
+    return [pykernels.gemm(a, b), pykernels.gemm(a, b[:, :20], trans_a=False),
+            pykernels.conv2d(x, w, padding=1), *pykernels.conv2d_backward(dy, x, w),
+            y, idx, pykernels.max_pool2d_backward(y, idx, p.shape),
+            *pykernels.softmax_cross_entropy(logits, target), pykernels.sigmoid(p),
+            *pykernels.rbm_cd(v0, wr, br, cr, 1, seed=3, counter=0)]
+
+with pykernels.use_backend("cpu"):
+    normal = run()
+    assert not _cpu.oversubscribed()
+    _cpu.set_oversubscribed(60)
+    serial = run()
+    assert _cpu.oversubscribed()
+for i, (g, s) in enumerate(zip(normal, serial)):
+    np.testing.assert_array_equal(g, s, err_msg=f"output {i}")
+print("same bits", len(normal))
+"""
+
+
+def test_serial_parts_give_the_same_bits():
+    """With the cores marked oversubscribed the kernels run the same parts one after the other on the
+    calling thread: every result is the same bits as from the threads (3 of them here, whatever the
+    machine has)."""
+    import os
+    import subprocess
+    import sys
+
+    _cpu_module()
+    env = dict(os.environ, OMP_NUM_THREADS="3")
+    out = subprocess.run([sys.executable, "-c", _SAME_BITS], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "same bits 16" in out.stdout
+
+
+def test_busy_cores_are_detected(cpu_mod):
+    """With every logical CPU kept busy by another process, a thread of a parallel region soon waits
+    for a time slice: the kernels notice, go on with correct results, and switch to serial parts."""
+    import os
+    import subprocess
+    import sys
+
+    a = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+    want = a.astype(np.float64) @ a.astype(np.float64)
+    if cpu_mod.max_threads() < 2:
+        pytest.skip("one OpenMP thread: no parallel regions to watch")
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    try:
+        time.sleep(0.2)
+        start = time.perf_counter()
+        while not cpu_mod.oversubscribed() and time.perf_counter() - start < 20:
+            got = pykernels.gemm(a, a, backend="cpu")
+        assert cpu_mod.oversubscribed(), "20 s of products on busy cores and no thread ever waited 1 ms"
+        np.testing.assert_allclose(pykernels.gemm(a, a, backend="cpu"), want, rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+    finally:
+        for p in busy:
+            p.kill()
+        for p in busy:
+            p.wait()

@@ -28,6 +28,31 @@ void bind_info(py::module_& m) {
       },
       py::arg("name"), "Use at most this instruction set (for tests of every code path).");
   m.def("max_threads", [] { return pk::max_threads(); }, "OpenMP threads the kernels may use.");
+  namespace os = pk::oversubscription;
+  m.def("oversubscribed", [] { return os::serial_now(); },
+        "Whether the kernels run their parallel parts on the calling thread for now, having seen a "
+        "thread wait for a busy core (see README, 'Threads').");
+  m.def(
+      "set_oversubscribed",
+      [](double seconds) {
+        if (!(seconds >= 0.0 && seconds <= 3600.0)) {
+          throw py::value_error("set_oversubscribed: argument 'seconds' must be in [0, 3600], got " +
+                                std::to_string(seconds));
+        }
+        os::serial_until_ns.store(seconds == 0.0 ? 0 : os::now_ns() + static_cast<int64_t>(seconds * 1e9),
+                                  std::memory_order_relaxed);
+      },
+      py::arg("seconds"), "Run parallel parts on the calling thread for this long (0: from now on, as usual).");
+  m.def(
+      "_observe_region",
+      [](double own_seconds, double wait_seconds) {
+        const int64_t start = os::now_ns();
+        const int64_t own_done = start + static_cast<int64_t>(own_seconds * 1e9);
+        os::observe(start, own_done, own_done + static_cast<int64_t>(wait_seconds * 1e9));
+      },
+      py::arg("own_seconds"), py::arg("wait_seconds"),
+      "Feed the oversubscription rule one region's timings (calling thread's own part, then its wait "
+      "for the others): for tests of the rule.");
 }
 
 }  // namespace pk::bind
