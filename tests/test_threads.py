@@ -152,7 +152,7 @@ print("same bits", len(normal))
 """
 
 
-def test_serial_parts_give_the_same_bits():
+def test_serial_parts_give_the_same_bits(tmp_path):
     """With the cores marked oversubscribed the kernels run the same parts one after the other on the
     calling thread: every result is the same bits as from the threads (3 of them here, whatever the
     machine has)."""
@@ -161,8 +161,10 @@ def test_serial_parts_give_the_same_bits():
     import sys
 
     _cpu_module()
-    env = dict(os.environ, OMP_NUM_THREADS="3")
-    out = subprocess.run([sys.executable, "-c", _SAME_BITS], env=env, capture_output=True, text=True, timeout=300)
+    # the child imports the pykernels this process tests (not a source tree in its working directory)
+    env = dict(os.environ, OMP_NUM_THREADS="3", PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    out = subprocess.run([sys.executable, "-c", _SAME_BITS], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "same bits 16" in out.stdout
 
