@@ -89,7 +89,8 @@ void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, 
 
 namespace {
 
-// (s0, s1) = sum over nonzeros p0 .. p1 - 1 (row idx[p], value val[p]) of val * base[32 row + 0 .. 32);
+// (s0, s1) = sum over nonzeros p0 .. p1 - 1 (row idx[p], value val[p]) of val * base[32 row + 0 .. 32)
+// (a column's nonzeros in sparse_dw, a row's in sparse_hidden);
 // kOnes: every value is 1 (additions only).  Two partial sums (nonzeros p even, odd) per vector hide
 // the latency of the additions.
 template <bool kOnes>
@@ -217,27 +218,10 @@ void sparse_hidden(const SparseRows<float>& x, int64_t rows, const float* w, int
     for (int64_t r = 0; r < rows; ++r) {
       const int32_t* idx = x.idx + r * nv;
       const float* val = x.val + r * nv;
-      const int32_t count = x.count[r];
-      // two partial sums (nonzeros p even, odd) per vector to hide the FMA latency
-      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
-      int32_t p = 0;
-      for (; p + 2 <= count; p += 2) {
-        const float* pa = panel + static_cast<int64_t>(idx[p]) * 32;
-        const float* pb = panel + static_cast<int64_t>(idx[p + 1]) * 32;
-        const __m512 va = _mm512_set1_ps(val[p]), vb = _mm512_set1_ps(val[p + 1]);
-        a0 = _mm512_fmadd_ps(va, _mm512_load_ps(pa), a0);
-        a1 = _mm512_fmadd_ps(va, _mm512_load_ps(pa + 16), a1);
-        b0 = _mm512_fmadd_ps(vb, _mm512_load_ps(pb), b0);
-        b1 = _mm512_fmadd_ps(vb, _mm512_load_ps(pb + 16), b1);
-      }
-      if (p < count) {
-        const float* pa = panel + static_cast<int64_t>(idx[p]) * 32;
-        const __m512 va = _mm512_set1_ps(val[p]);
-        a0 = _mm512_fmadd_ps(va, _mm512_load_ps(pa), a0);
-        a1 = _mm512_fmadd_ps(va, _mm512_load_ps(pa + 16), a1);
-      }
-      _mm512_mask_storeu_ps(out + r * nh + hp, m0, _mm512_add_ps(a0, b0));
-      _mm512_mask_storeu_ps(out + r * nh + hp + 16, m1, _mm512_add_ps(a1, b1));
+      __m512 s0, s1;
+      column_sum32<false>(idx, val, 0, x.count[r], panel, &s0, &s1);
+      _mm512_mask_storeu_ps(out + r * nh + hp, m0, s0);
+      _mm512_mask_storeu_ps(out + r * nh + hp + 16, m1, s1);
     }
   }
 }
