@@ -4,6 +4,8 @@ import pytest
 import pykernels
 from pykernels import _backend
 
+from helpers import cpu_setting
+
 ALL_BACKENDS = ("numpy", "cpu", "cuda-sim", "cuda")
 
 
@@ -72,16 +74,8 @@ def compiled_backend(request):
 @pytest.fixture(params=["generic", "avx2", "avx512"])
 def isa(request):
     """Each instruction set this CPU supports, selected in-process and restored afterwards."""
-    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
-    before = cpu.get_isa()
-    try:
-        cpu.set_isa(request.param)
-    except ValueError as exc:
-        pytest.skip(str(exc))
-    try:
+    with cpu_setting("get_isa", "set_isa", request.param):
         yield request.param
-    finally:
-        cpu.set_isa(before)
 
 
 @pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])

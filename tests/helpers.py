@@ -1,5 +1,10 @@
-"""Shared test helpers: the tolerance table, reference comparison, finite differences."""
+"""Shared test helpers: the tolerance table, reference comparison, finite differences, concurrent
+callers and in-process CPU settings."""
+import contextlib
+import threading
+
 import numpy as np
+import pytest
 
 import pykernels
 from pykernels import reference
@@ -82,3 +87,40 @@ def views(x):
 
 
 __all__ = ["TOL", "tol", "assert_close", "run_both", "numeric_grad", "random", "views", "reference"]
+
+
+def concurrently(fn, cases):
+    """fn(*case) for every case, each on its own thread, all released at once; the first error any
+    thread raised fails the test."""
+    errors = []
+    start = threading.Barrier(len(cases))
+
+    def run(case):
+        try:
+            start.wait()
+            fn(*case)
+        except Exception as exc:  # noqa: BLE001 - collected and reported in the calling thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(case,)) for case in cases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+@contextlib.contextmanager
+def cpu_setting(getter, setter, value):
+    """The compiled module's setting (e.g. get_isa / set_isa) set to value for the block and restored
+    afterwards; the test is skipped when this CPU or build does not support the value."""
+    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    before = getattr(cpu, getter)()
+    try:
+        getattr(cpu, setter)(value)
+    except ValueError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield value
+    finally:
+        getattr(cpu, setter)(before)

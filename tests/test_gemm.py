@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pykernels
-from helpers import assert_close, random, reference, views
+from helpers import assert_close, concurrently, random, reference, views
 
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 TRANS_IDS = ["nn", "tn", "nt", "tt"]
@@ -330,25 +330,14 @@ def test_concurrent_callers(compiled_backend, rng):
         a, b, c = operands(rng, m, n, k, dtype, trans_a, trans_b)
         kw = dict(alpha=0.5, beta=2.0, trans_a=trans_a, trans_b=trans_b)
         cases.append((a, b, c, kw, reference.gemm(a, b, c, **kw)))
-    errors = []
-    start = threading.Barrier(len(cases))
 
     def worker(a, b, c, kw, want):
-        try:
-            start.wait()
-            for _ in range(5):
-                got = pykernels.gemm(a, b, c, backend=compiled_backend, **kw)
-                k = a.shape[0] if kw["trans_a"] else a.shape[1]
-                assert_close(got, want, scale=np.sqrt(k + 1.0))
-        except Exception as exc:  # noqa: BLE001 - reported below with its thread
-            errors.append(exc)
+        for _ in range(5):
+            got = pykernels.gemm(a, b, c, backend=compiled_backend, **kw)
+            k = a.shape[0] if kw["trans_a"] else a.shape[1]
+            assert_close(got, want, scale=np.sqrt(k + 1.0))
 
-    threads = [threading.Thread(target=worker, args=case) for case in cases]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    concurrently(worker, cases)
 
 
 def test_concurrent_plain_callers(rng):
@@ -358,23 +347,12 @@ def test_concurrent_plain_callers(rng):
     for i, (m, n, k) in enumerate([(200, 150, 170), (64, 128, 784), (128, 10, 64), (1, 100, 100)] * 2):
         a, b, _ = operands(rng, m, n, k, np.float32 if i % 2 == 0 else np.float64)
         cases.append((a, b, reference.gemm(a, b)))
-    errors = []
-    start = threading.Barrier(len(cases))
 
     def worker(a, b, want):
-        try:
-            start.wait()
-            for _ in range(20):
-                assert_close(pykernels.gemm(a, b, backend="cpu"), want, scale=np.sqrt(a.shape[1] + 1.0))
-        except Exception as exc:  # noqa: BLE001 - reported below with its thread
-            errors.append(exc)
+        for _ in range(20):
+            assert_close(pykernels.gemm(a, b, backend="cpu"), want, scale=np.sqrt(a.shape[1] + 1.0))
 
-    threads = [threading.Thread(target=worker, args=case) for case in cases]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    concurrently(worker, cases)
 
 
 @pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="needs Linux /proc")

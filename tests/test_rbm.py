@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pykernels
-from helpers import assert_close, random, run_both, views
+from helpers import assert_close, cpu_setting, random, run_both, views
 from pykernels.random import uniform
 
 ref = pykernels.reference
@@ -451,29 +451,13 @@ def test_missing_arrays_are_type_errors(backend, op, args, rng):
 @pytest.fixture(params=["gemm", "amx", "exact"])
 def visible_path(request):
     """Each visible-draw path this CPU supports, selected in-process and restored afterwards."""
-    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
-    before = cpu.rbm_visible_path()
-    try:
-        cpu.set_rbm_visible_path(request.param)
-    except ValueError as exc:
-        pytest.skip(str(exc))
-    try:
+    with cpu_setting("rbm_visible_path", "set_rbm_visible_path", request.param):
         yield request.param
-    finally:
-        cpu.set_rbm_visible_path(before)
 
 
 def _on_path(name, fn):
-    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
-    before = cpu.rbm_visible_path()
-    try:
-        cpu.set_rbm_visible_path(name)
-    except ValueError as exc:
-        pytest.skip(str(exc))
-    try:
+    with cpu_setting("rbm_visible_path", "set_rbm_visible_path", name):
         return fn()
-    finally:
-        cpu.set_rbm_visible_path(before)
 
 
 def test_visible_path_argument_errors():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pykernels
-from helpers import assert_close
+from helpers import assert_close, concurrently
 
 
 def _workloads(rng):
@@ -27,26 +27,15 @@ def _workloads(rng):
 def test_eight_threads_get_reference_results(compiled_backend, rng):
     work = _workloads(rng)
     want = [getattr(pykernels, op)(*args, backend="numpy", **kw) for op, args, kw in work]
-    errors = []
-    barrier = threading.Barrier(8)
 
     def worker(seed):
-        barrier.wait()
         order = np.random.default_rng(seed).permutation(len(work))
-        try:
-            for _ in range(5):
-                for i in order:
-                    op, args, kw = work[i]
-                    assert_close(getattr(pykernels, op)(*args, backend=compiled_backend, **kw), want[i], "backward")
-        except Exception as exc:  # collected and re-raised in the main thread
-            errors.append(exc)
+        for _ in range(5):
+            for i in order:
+                op, args, kw = work[i]
+                assert_close(getattr(pykernels, op)(*args, backend=compiled_backend, **kw), want[i], "backward")
 
-    threads = [threading.Thread(target=worker, args=(s,)) for s in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors, errors[0]
+    concurrently(worker, [(s,) for s in range(8)])
 
 
 def test_compiled_op_releases_the_gil(rng):
@@ -81,11 +70,7 @@ def test_compiled_op_releases_the_gil(rng):
 # ---- oversubscribed cores (csrc/common/parallel.h; README, "Threads") -------------------------------
 
 def _cpu_module():
-    if "cpu" not in pykernels.available_backends():
-        pytest.skip("C++ extension not built")
-    from pykernels import _cpu
-
-    return _cpu
+    return pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
 
 
 @pytest.fixture
@@ -188,6 +173,7 @@ def test_busy_cores_are_detected(cpu_mod):
     try:
         time.sleep(0.2)
         start = time.perf_counter()
+        got = pykernels.gemm(a, a, backend="cpu")
         while not cpu_mod.oversubscribed() and time.perf_counter() - start < 20:
             got = pykernels.gemm(a, a, backend="cpu")
         assert cpu_mod.oversubscribed(), "20 s of products on busy cores and no thread ever waited 1 ms"
