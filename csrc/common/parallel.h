@@ -70,17 +70,15 @@ void run_parts(int parts, F&& body, bool may_serialise = true) {
   }
   const int64_t start = oversubscription::now_ns();
   int64_t own_done = start;
-  int team = parts;
 #pragma omp parallel num_threads(parts)
   {
     const int t = omp_get_thread_num();
-    if (t == 0) team = omp_get_num_threads();
     // a team smaller than asked for (nested or limited regions): each thread takes every
-    // team-th part, so that all parts still run
+    // team-th part, so that all parts still run (a team of one waits for nobody)
     for (int p = t; p < parts; p += omp_get_num_threads()) body(p);
     if (t == 0) own_done = oversubscription::now_ns();
   }
-  if (team > 1) oversubscription::observe(start, own_done, oversubscription::now_ns());
+  oversubscription::observe(start, own_done, oversubscription::now_ns());
 }
 
 // Calls fn(begin, end) on contiguous chunks of [0, n), one chunk per thread, when there are at
