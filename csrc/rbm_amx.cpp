@@ -14,7 +14,7 @@
 #include <cstring>
 
 #include "common/aligned_buffer.h"
-#include "rbm_avx512_math.h"
+#include "rbm_amx_common.h"
 #include "rbm_isa.h"
 
 #if defined(__linux__) && defined(__x86_64__)
@@ -28,37 +28,6 @@ namespace pk::cpu::rbm_amx {
 namespace {
 
 constexpr int kTileRows = 16;
-
-struct alignas(64) TileConfig {
-  uint8_t palette;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
-// bf16 bits (in the high half, low half 0) of x rounded to nearest even; x finite.
-inline __m512i round_bf16(__m512i bits) {
-  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-  const __m512i r = _mm512_add_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(0x7fff)), odd);
-  return _mm512_and_si512(r, _mm512_set1_epi32(static_cast<int>(0xffff0000u)));
-}
-
-#ifdef PK_NO_AMX
-// A compiler without AMX support: available() is false and the tile code is never entered.
-#undef _tile_zero
-#define _tile_zero(t) __builtin_trap()
-#undef _tile_loadd
-#define _tile_loadd(t, p, s) __builtin_trap()
-#undef _tile_dpbf16ps
-#define _tile_dpbf16ps(c, a, b) __builtin_trap()
-#undef _tile_stored
-#define _tile_stored(t, p, s) __builtin_trap()
-#undef _tile_loadconfig
-#define _tile_loadconfig(p) __builtin_trap()
-#undef _tile_release
-#define _tile_release() __builtin_trap()
-#endif
 
 // C tiles of row tiles g0 .. g0 + G - 1 (G <= 4; tmm0 .. G-1) and column tile nt0 = sum over the kb K
 // blocks of each row tile's A (tmm4) times the column tile's hi and lo B tiles (tmm5, tmm6).  The two
@@ -138,9 +107,9 @@ void pack(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, uint16
         const __mmask16 in = lanes(nv - 16 * t);
         const __m512 x0 = k0 < nh ? _mm512_maskz_loadu_ps(in, w + k0 * nv + 16 * t) : _mm512_setzero_ps();
         const __m512 x1 = k1 < nh ? _mm512_maskz_loadu_ps(in, w + k1 * nv + 16 * t) : _mm512_setzero_ps();
-        const __m512i h0 = round_bf16(_mm512_castps_si512(x0)), h1 = round_bf16(_mm512_castps_si512(x1));
-        const __m512 r0 = _mm512_sub_ps(x0, _mm512_castsi512_ps(h0)), r1 = _mm512_sub_ps(x1, _mm512_castsi512_ps(h1));
-        const __m512i l0 = round_bf16(_mm512_castps_si512(r0)), l1 = round_bf16(_mm512_castps_si512(r1));
+        __m512i h0, h1, l0, l1;
+        split_bf16(x0, &h0, &l0);
+        split_bf16(x1, &h1, &l1);
         const int64_t at = (k * nt + t) * 512 + 32 * p;
         _mm512_store_si512(hi + at, _mm512_or_si512(_mm512_srli_epi32(h0, 16), h1));
         _mm512_store_si512(lo + at, _mm512_or_si512(_mm512_srli_epi32(l0, 16), l1));
@@ -150,18 +119,10 @@ void pack(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, uint16
 }
 
 bool bound(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, float* bound) {
-  const int64_t kb = (nh + 31) / 32;
-  // |tile product - exact sum| <= g * S with S = sum over the selected rows of |w| <= the column sum
-  // of |w|: each of the at most 2 * 32 kb + nh additions (tile product, exact sum) rounds once
-  // (2^-24 each, times 1.01 for the products' (1 + 2^-8) |w| and second-order terms), plus the
-  // split's remainder 2^-17 |w| (taken as 2^-16); the column sums, in float, are raised by
-  // nh * 2^-23 to bound their own rounding, and 1e-30 covers the tiles' flushed subnormals.
-  const double g = (2.0 * 32.0 * static_cast<double>(kb) + static_cast<double>(nh) + 4.0) * 0x1p-24 * 1.01 + 0x1p-16;
-  const double raise = 1.0 + static_cast<double>(nh) * 0x1p-23;
   bool ok = true;
   for (int64_t t = t0; t < t1; ++t) {
     const __mmask16 in = lanes(nv - 16 * t);
-    // four partial sums (any order of the additions is covered by `raise`)
+    // four partial sums (any order of the additions is covered by column_bound)
     __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     for (int64_t h = 0; h < nh; ++h)
       s[h & 3] = _mm512_add_ps(s[h & 3], _mm512_abs_ps(_mm512_maskz_loadu_ps(in, w + h * nv + 16 * t)));
@@ -170,8 +131,9 @@ bool bound(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, float
     for (int i = 0; i < 16; ++i) {
       // NaN, infinities and huge weights: the bound would not hold (or overflow); the caller takes
       // another path.
-      if (!(col[i] < 1e30f)) ok = false;
-      bound[16 * t + i] = ok ? static_cast<float>(static_cast<double>(col[i]) * raise * g * (1.0 + 0x1p-18)) + 1e-30f : 0.0f;
+      const float b = column_bound(col[i], nh);
+      if (std::isinf(b)) ok = false;
+      bound[16 * t + i] = ok ? b : 0.0f;
     }
   }
   return ok;
@@ -200,14 +162,7 @@ void visible_columns(const float* h, int64_t nh, const float* w, int64_t nv, con
   int32_t* idx_scratch = vs != nullptr ? nullptr : v_idx.get(width);
   float* val_scratch = vs != nullptr ? nullptr : v_val.get(width);
   if (packed != nullptr) {
-    TileConfig cfg;
-    std::memset(&cfg, 0, sizeof(cfg));
-    cfg.palette = 1;
-    for (int i = 0; i < 7; ++i) {
-      cfg.rows[i] = kTileRows;
-      cfg.colsb[i] = 64;
-    }
-    _tile_loadconfig(&cfg);
+    configure_tiles();
     // a: every row of h as bf16 (0 and 1 are exact), zero past nh and past the last row
     for (int64_t i = 0; i < ntiles * kTileRows; ++i) {
       for (int64_t k = 0; k < kb * 32; k += 16) {
@@ -235,8 +190,6 @@ void visible_columns(const float* h, int64_t nh, const float* w, int64_t nv, con
     }
     _tile_release();
   }
-  const __m512 tiny = _mm512_set1_ps(0x1p-100f), rel = _mm512_set1_ps(0x1p-22f);
-  const __m512 quarter = _mm512_set1_ps(0.25f * (1.0f + 0x1p-10f)), rel16 = _mm512_set1_ps(0x1p-16f);
   const __m512i step = _mm512_set1_epi32(16);
   {
     const int64_t r0 = 0, r1 = n;
@@ -258,22 +211,7 @@ void visible_columns(const float* h, int64_t nh, const float* w, int64_t nv, con
         const __m512 uu = _mm512_maskz_loadu_ps(in, ur + j);
         const __m512 bb = _mm512_maskz_loadu_ps(in, bias + j);
         __mmask16 on = 0, open = in;
-        if (packed != nullptr) {
-          // x' = fl(a' + b) against the exact x = fl(a + b): |x - x'| <= d = e (1 + 2^-22) +
-          // 2^-22 (|a'| + |b|) (bound[] carries the first slack); the sigmoid's slope is at most
-          // 1/4 and its result within 2^-20 relative (plus 2^-100 near underflow) of the exact
-          // value, so |p - p'| <= d / 4 + 2^-16 p' + 2^-100, raised a little for this arithmetic.
-          const __m512 ap = _mm512_load_ps(cr + j);
-          const __m512 x = _mm512_add_ps(ap, bb);
-          const __m512 d = _mm512_fmadd_ps(rel, _mm512_add_ps(_mm512_abs_ps(ap), _mm512_abs_ps(bb)),
-                                           _mm512_load_ps(bound + j));
-          const __m512 p = sigmoid16(x);
-          const __m512 margin = _mm512_fmadd_ps(d, quarter, _mm512_fmadd_ps(p, rel16, tiny));
-          const __mmask16 sure_on = _mm512_cmp_ps_mask(uu, _mm512_sub_ps(p, margin), _CMP_LT_OQ);
-          const __mmask16 sure_off = _mm512_cmp_ps_mask(uu, _mm512_add_ps(p, margin), _CMP_GE_OQ);
-          on = sure_on & in;
-          open = in & static_cast<__mmask16>(~(sure_on | sure_off));
-        }
+        if (packed != nullptr) on = settled_draws(_mm512_load_ps(cr + j), bb, _mm512_load_ps(bound + j), uu, in, &open);
         if (open != 0) {
           if (m < 0) m = rbm_avx512::find_nonzeros_row(h + r * nh, nh, hidx, hval);
           const __m512 x = _mm512_add_ps(exact_chunk(w, nv, hidx, m, j, in), bb);

@@ -1,0 +1,102 @@
+// AMX-BF16 pieces shared by the RBM's tile kernels (rbm_amx.cpp: the visible draw of rbm_gibbs /
+// rbm_cd; rbm_epoch_amx.cpp: the training epoch of nn.RBM.fit).  Include only from *_amx.cpp files
+// (AVX-512 and AMX enabled); internal linkage.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "rbm_avx512_math.h"
+
+#ifdef PK_NO_AMX
+// A compiler without AMX support: rbm_amx::available() is false and the tile code is never entered.
+#undef _tile_zero
+#define _tile_zero(t) __builtin_trap()
+#undef _tile_loadd
+#define _tile_loadd(t, p, s) __builtin_trap()
+#undef _tile_dpbf16ps
+#define _tile_dpbf16ps(c, a, b) __builtin_trap()
+#undef _tile_stored
+#define _tile_stored(t, p, s) __builtin_trap()
+#undef _tile_loadconfig
+#define _tile_loadconfig(p) __builtin_trap()
+#undef _tile_release
+#define _tile_release() __builtin_trap()
+#endif
+
+namespace pk::cpu {
+namespace {
+
+struct alignas(64) TileConfig {
+  uint8_t palette;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+// Tiles 0 .. 7 as 16 rows of 64 bytes (every tile of these kernels: A and B blocks of 16 x 32
+// bf16, C blocks of 16 x 16 fp32).
+inline void configure_tiles() {
+  TileConfig cfg;
+  std::memset(&cfg, 0, sizeof(cfg));
+  cfg.palette = 1;
+  for (int i = 0; i < 8; ++i) {
+    cfg.rows[i] = 16;
+    cfg.colsb[i] = 64;
+  }
+  _tile_loadconfig(&cfg);
+}
+
+// bf16 bits (in the high half, low half 0) of x rounded to nearest even; x finite.
+inline __m512i round_bf16(__m512i bits) {
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_add_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(0x7fff)), odd);
+  return _mm512_and_si512(r, _mm512_set1_epi32(static_cast<int>(0xffff0000u)));
+}
+
+// The bf16 parts hi and lo of 16 weights (hi = x rounded, lo = x - hi rounded, so that
+// |x - hi - lo| <= 2^-17 |x|), as bf16 bits in the high halves.
+inline void split_bf16(__m512 x, __m512i* hi, __m512i* lo) {
+  *hi = round_bf16(_mm512_castps_si512(x));
+  *lo = round_bf16(_mm512_castps_si512(_mm512_sub_ps(x, _mm512_castsi512_ps(*hi))));
+}
+
+// The bound on |tile product - exact sum| of a visible unit whose column of w (nh weights) has
+// sum of |w| `colsum`; infinity (every draw left to the exact sum) when no bound holds (NaN,
+// infinities, column sums of 1e30 or more).
+// Why: |tile product - exact sum| <= g * S with S = sum over the selected rows of |w| <= the column
+// sum of |w|: each of the at most 2 * 32 kb + nh additions (tile product, exact sum) rounds once
+// (2^-24 each, times 1.01 for the products' (1 + 2^-8) |w| and second-order terms), plus the
+// split's remainder 2^-17 |w| (taken as 2^-16); the column sums, in float and in any order, are
+// raised by nh * 2^-23 to bound their own rounding, and 1e-30 covers the tiles' flushed subnormals.
+inline float column_bound(float colsum, int64_t nh) {
+  if (!(colsum < 1e30f)) return __builtin_inff();
+  const double kb = static_cast<double>((nh + 31) / 32);
+  const double g = (2.0 * 32.0 * kb + static_cast<double>(nh) + 4.0) * 0x1p-24 * 1.01 + 0x1p-16;
+  const double raise = 1.0 + static_cast<double>(nh) * 0x1p-23;
+  return static_cast<float>(static_cast<double>(colsum) * raise * g * (1.0 + 0x1p-18)) + 1e-30f;
+}
+
+// The draws of 16 visible units (lanes `in`) that the tile product `ap` (error at most `bnd`)
+// settles: returns the units surely on and sets *open to those it leaves to the exact sum.
+// Why: x' = fl(a' + b) against the exact x = fl(a + b): |x - x'| <= d = e (1 + 2^-22) + 2^-22
+// (|a'| + |b|) (the bound carries the first slack); the sigmoid's slope is at most 1/4 and its
+// result within 2^-20 relative (plus 2^-100 near underflow) of the exact value, so |p - p'| <=
+// d / 4 + 2^-16 p' + 2^-100, raised a little for this arithmetic.
+inline __mmask16 settled_draws(__m512 ap, __m512 bias, __m512 bnd, __m512 u, __mmask16 in, __mmask16* open) {
+  const __m512 tiny = _mm512_set1_ps(0x1p-100f), rel = _mm512_set1_ps(0x1p-22f);
+  const __m512 quarter = _mm512_set1_ps(0.25f * (1.0f + 0x1p-10f)), rel16 = _mm512_set1_ps(0x1p-16f);
+  const __m512 x = _mm512_add_ps(ap, bias);
+  const __m512 d = _mm512_fmadd_ps(rel, _mm512_add_ps(_mm512_abs_ps(ap), _mm512_abs_ps(bias)), bnd);
+  const __m512 p = sigmoid16(x);
+  const __m512 margin = _mm512_fmadd_ps(d, quarter, _mm512_fmadd_ps(p, rel16, tiny));
+  const __mmask16 sure_on = _mm512_cmp_ps_mask(u, _mm512_sub_ps(p, margin), _CMP_LT_OQ);
+  const __mmask16 sure_off = _mm512_cmp_ps_mask(u, _mm512_add_ps(p, margin), _CMP_GE_OQ);
+  *open = in & static_cast<__mmask16>(~(sure_on | sure_off));
+  return sure_on & in;
+}
+
+}  // namespace
+}  // namespace pk::cpu
