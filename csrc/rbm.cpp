@@ -520,6 +520,12 @@ bool set_rbm_visible_path(RbmVisiblePath path) {
   return true;
 }
 
+bool rbm_fit_epoch_supported() {
+  return active_isa() == Isa::kAvx512 && rbm_visible_path() == RbmVisiblePath::kAmx && rbm_amx::available();
+}
+
+void rbm_fit_epoch(const RbmEpoch& e) { rbm_amx::fit_epoch(e); }
+
 void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n) {
   const PhiloxStream stream(seed, counter);
   for (int64_t i = 0; i < n; ++i) out[i] = stream.uniform(static_cast<uint64_t>(i));

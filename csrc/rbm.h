@@ -25,6 +25,32 @@ template <class T>
 void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t seed, uint64_t counter,
             const T* chain, T* dw, T* db, T* dc, T* chain_out, int64_t n, int64_t nv, int64_t nh);
 
+// One epoch of nn.RBM.fit's mini-batch loop (float32), in place.  Mini-batch i is v0 = the rows
+// order[i * batch ..] of x (rows, nv) (rows i * batch .. without `order`), the last one shorter when
+// batch does not divide rows; for each, with counter_i = counter + i (2k + 1):
+//     dw, db, dc, vk = rbm_cd(v0, w, b, c, k, seed, counter_i, chain[:len(v0)] or null)
+//     chain[:len(v0)] = vk                                       (persistent CD only)
+//     dw -= weight_decay * w;  then for (p, d, vel) in (w, dw, vw), (b, db, vb), (c, dc, vc):
+//     d *= lr; if momentum: vel *= momentum; vel += d; p += vel; else: p += d
+// (float32 operations in that order).  gw, gb, gc (unless null) receive the last mini-batch's dw,
+// db, dc before the decay.  The velocities are only read and written with momentum != 0.
+// The statistics are rbm_cd's up to the order of their sums; the draws are rbm_cd's on its AMX path.
+struct RbmEpoch {
+  const float* x;
+  int64_t rows;
+  const int64_t* order;
+  float *w, *b, *c, *vw, *vb, *vc;
+  int64_t nv, nh, batch, k;
+  float lr, momentum, weight_decay;
+  uint64_t seed, counter;
+  float* chain;
+  float *gw, *gb, *gc;
+};
+// Whether this CPU and setting take rbm_fit_epoch (AVX-512 active, the AMX visible path); when
+// false the caller runs the loop of rbm_cd calls itself.
+bool rbm_fit_epoch_supported();
+void rbm_fit_epoch(const RbmEpoch& e);
+
 // How the chains of rbm_gibbs / rbm_cd draw the visible units (float32, AVX-512 active; otherwise
 // always kGemm): kGemm: h @ w by the GEMM; kAmx: an AMX-BF16 tile product with an error bound, the
 // draws it leaves open recomputed exactly (rbm_amx.cpp); kExact: that exact recomputation for every

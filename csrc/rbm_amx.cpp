@@ -29,44 +29,6 @@ namespace {
 
 constexpr int kTileRows = 16;
 
-// C tiles of row tiles g0 .. g0 + G - 1 (G <= 4; tmm0 .. G-1) and column tile nt0 = sum over the kb K
-// blocks of each row tile's A (tmm4) times the column tile's hi and lo B tiles (tmm5, tmm6).  The two
-// B tiles of a K block are loaded once for all G row tiles.
-template <int G>
-void tile_column(const uint16_t* a, int64_t a_tile, int64_t a_stride, const uint16_t* hi, const uint16_t* lo,
-                 int64_t kb, int64_t nt, int64_t nt0, float* c, int64_t c_tile, int64_t c_stride) {
-  _tile_zero(0);
-  if constexpr (G > 1) _tile_zero(1);
-  if constexpr (G > 2) _tile_zero(2);
-  if constexpr (G > 3) _tile_zero(3);
-  for (int64_t k = 0; k < kb; ++k) {
-    _tile_loadd(5, hi + (k * nt + nt0) * 512, 64);
-    _tile_loadd(6, lo + (k * nt + nt0) * 512, 64);
-    _tile_loadd(4, a + 32 * k, a_stride);
-    _tile_dpbf16ps(0, 4, 5);
-    _tile_dpbf16ps(0, 4, 6);
-    if constexpr (G > 1) {
-      _tile_loadd(4, a + a_tile + 32 * k, a_stride);
-      _tile_dpbf16ps(1, 4, 5);
-      _tile_dpbf16ps(1, 4, 6);
-    }
-    if constexpr (G > 2) {
-      _tile_loadd(4, a + 2 * a_tile + 32 * k, a_stride);
-      _tile_dpbf16ps(2, 4, 5);
-      _tile_dpbf16ps(2, 4, 6);
-    }
-    if constexpr (G > 3) {
-      _tile_loadd(4, a + 3 * a_tile + 32 * k, a_stride);
-      _tile_dpbf16ps(3, 4, 5);
-      _tile_dpbf16ps(3, 4, 6);
-    }
-  }
-  _tile_stored(0, c + 16 * nt0, c_stride);
-  if constexpr (G > 1) _tile_stored(1, c + c_tile + 16 * nt0, c_stride);
-  if constexpr (G > 2) _tile_stored(2, c + 2 * c_tile + 16 * nt0, c_stride);
-  if constexpr (G > 3) _tile_stored(3, c + 3 * c_tile + 16 * nt0, c_stride);
-}
-
 // The exact pre-activation of columns j .. j + 15 (lanes `in`) of one row: 0 plus the rows
 // idx[0 .. m) of w, one after the other.
 inline __m512 exact_chunk(const float* w, int64_t nv, const int32_t* idx, int32_t m, int64_t j, __mmask16 in) {
@@ -176,18 +138,7 @@ void visible_columns(const float* h, int64_t nh, const float* w, int64_t nv, con
     // (400 KB) again for each of the 7 row tiles, took the epoch's rbm_cd calls 52.4 ms, not 49.6.
     const uint16_t* hi = packed;
     const uint16_t* lo = packed + kb * nt * 512;
-    for (int64_t t = t0; t < t1; ++t) {
-      for (int64_t g = 0; g < ntiles; g += 4) {
-        const uint16_t* ag = a + g * a_tile;
-        float* cg = c + g * c_tile;
-        switch (std::min<int64_t>(4, ntiles - g)) {
-          case 4: tile_column<4>(ag, a_tile, kb * 64, hi, lo, kb, nt, t, cg, c_tile, nt * 64); break;
-          case 3: tile_column<3>(ag, a_tile, kb * 64, hi, lo, kb, nt, t, cg, c_tile, nt * 64); break;
-          case 2: tile_column<2>(ag, a_tile, kb * 64, hi, lo, kb, nt, t, cg, c_tile, nt * 64); break;
-          default: tile_column<1>(ag, a_tile, kb * 64, hi, lo, kb, nt, t, cg, c_tile, nt * 64); break;
-        }
-      }
-    }
+    for (int64_t t = t0; t < t1; ++t) tile_columns(a, a_tile, kb * 64, ntiles, hi, lo, kb, nt, t, c, c_tile, nt * 64);
     _tile_release();
   }
   const __m512i step = _mm512_set1_epi32(16);

@@ -4,6 +4,7 @@
 #pragma once
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -61,6 +62,60 @@ inline __m512i round_bf16(__m512i bits) {
 inline void split_bf16(__m512 x, __m512i* hi, __m512i* lo) {
   *hi = round_bf16(_mm512_castps_si512(x));
   *lo = round_bf16(_mm512_castps_si512(_mm512_sub_ps(x, _mm512_castsi512_ps(*hi))));
+}
+
+// C tiles of row tiles g0 .. g0 + G - 1 (G <= 4; tmm0 .. G-1) and column tile nt0 = sum over the kb K
+// blocks of each row tile's A (tmm4) times the column tile's hi and lo B tiles (tmm5, tmm6).  The two
+// B tiles of a K block are loaded once for all G row tiles.
+template <int G>
+void tile_column(const uint16_t* a, int64_t a_tile, int64_t a_stride, const uint16_t* hi, const uint16_t* lo,
+                 int64_t kb, int64_t nt, int64_t nt0, float* c, int64_t c_tile, int64_t c_stride) {
+  _tile_zero(0);
+  if constexpr (G > 1) _tile_zero(1);
+  if constexpr (G > 2) _tile_zero(2);
+  if constexpr (G > 3) _tile_zero(3);
+  for (int64_t k = 0; k < kb; ++k) {
+    _tile_loadd(5, hi + (k * nt + nt0) * 512, 64);
+    _tile_loadd(6, lo + (k * nt + nt0) * 512, 64);
+    _tile_loadd(4, a + 32 * k, a_stride);
+    _tile_dpbf16ps(0, 4, 5);
+    _tile_dpbf16ps(0, 4, 6);
+    if constexpr (G > 1) {
+      _tile_loadd(4, a + a_tile + 32 * k, a_stride);
+      _tile_dpbf16ps(1, 4, 5);
+      _tile_dpbf16ps(1, 4, 6);
+    }
+    if constexpr (G > 2) {
+      _tile_loadd(4, a + 2 * a_tile + 32 * k, a_stride);
+      _tile_dpbf16ps(2, 4, 5);
+      _tile_dpbf16ps(2, 4, 6);
+    }
+    if constexpr (G > 3) {
+      _tile_loadd(4, a + 3 * a_tile + 32 * k, a_stride);
+      _tile_dpbf16ps(3, 4, 5);
+      _tile_dpbf16ps(3, 4, 6);
+    }
+  }
+  _tile_stored(0, c + 16 * nt0, c_stride);
+  if constexpr (G > 1) _tile_stored(1, c + c_tile + 16 * nt0, c_stride);
+  if constexpr (G > 2) _tile_stored(2, c + 2 * c_tile + 16 * nt0, c_stride);
+  if constexpr (G > 3) _tile_stored(3, c + 3 * c_tile + 16 * nt0, c_stride);
+}
+
+// tile_column over row tiles 0 .. ntiles - 1, four at a time.
+inline void tile_columns(const uint16_t* a, int64_t a_tile, int64_t a_stride, int64_t ntiles, const uint16_t* hi,
+                         const uint16_t* lo, int64_t kb, int64_t nt, int64_t nt0, float* c, int64_t c_tile,
+                         int64_t c_stride) {
+  for (int64_t g = 0; g < ntiles; g += 4) {
+    const uint16_t* ag = a + g * a_tile;
+    float* cg = c + g * c_tile;
+    switch (std::min<int64_t>(4, ntiles - g)) {
+      case 4: tile_column<4>(ag, a_tile, a_stride, hi, lo, kb, nt, nt0, cg, c_tile, c_stride); break;
+      case 3: tile_column<3>(ag, a_tile, a_stride, hi, lo, kb, nt, nt0, cg, c_tile, c_stride); break;
+      case 2: tile_column<2>(ag, a_tile, a_stride, hi, lo, kb, nt, nt0, cg, c_tile, c_stride); break;
+      default: tile_column<1>(ag, a_tile, a_stride, hi, lo, kb, nt, nt0, cg, c_tile, c_stride); break;
+    }
+  }
 }
 
 // The bound on |tile product - exact sum| of a visible unit whose column of w (nh weights) has

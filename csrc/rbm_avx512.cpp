@@ -19,33 +19,6 @@ inline void mul_hi_lo(__m512i m, __m512i x, __m512i* hi, __m512i* lo) {
   *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
 }
 
-// x[i] (16 rows) becomes x[i] = column i of the 16 x 16 block.
-inline void transpose16(__m512* x) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(x[i], x[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(x[i], x[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    for (int s = 0; s < 2; ++s) {
-      const __m512d lo = _mm512_castps_pd(t[i + s]), hi = _mm512_castps_pd(t[i + s + 2]);
-      x[i + 2 * s] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, hi));
-      x[i + 2 * s + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, hi));
-    }
-  }
-  // x[4m + k] now holds, in 128-bit lane g, rows 4m .. 4m + 3 of column 4g + k.
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_shuffle_f32x4(x[i], x[i + 4], 0x88);
-    t[i + 4] = _mm512_shuffle_f32x4(x[i], x[i + 4], 0xdd);
-    t[i + 8] = _mm512_shuffle_f32x4(x[i + 8], x[i + 12], 0x88);
-    t[i + 12] = _mm512_shuffle_f32x4(x[i + 8], x[i + 12], 0xdd);
-  }
-  for (int i = 0; i < 8; ++i) {
-    x[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    x[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-  }
-}
-
 }  // namespace
 
 void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, float* out) {
@@ -237,8 +210,8 @@ int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val
     const __mmask16 nz = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
     if (nz != 0) {
       const int n_nz = __builtin_popcount(nz);
-      _mm512_mask_storeu_epi32(idx + count, lanes(n_nz), _mm512_maskz_compress_epi32(nz, index));
-      _mm512_mask_storeu_ps(val + count, lanes(n_nz), _mm512_maskz_compress_ps(nz, v));
+      _mm512_mask_storeu_epi32(idx + count, first_lanes(n_nz), _mm512_maskz_compress_epi32(nz, index));
+      _mm512_mask_storeu_ps(val + count, first_lanes(n_nz), _mm512_maskz_compress_ps(nz, v));
       count += n_nz;
     }
     index = _mm512_add_epi32(index, step);

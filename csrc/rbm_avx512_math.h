@@ -31,6 +31,38 @@ inline __m512 sigmoid16(__m512 x) {
   return _mm512_mask_mov_ps(y, nan, x);
 }
 
+// x[i] (16 rows) becomes x[i] = column i of the 16 x 16 block.
+inline void transpose16(__m512* x) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(x[i], x[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(x[i], x[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    for (int s = 0; s < 2; ++s) {
+      const __m512d lo = _mm512_castps_pd(t[i + s]), hi = _mm512_castps_pd(t[i + s + 2]);
+      x[i + 2 * s] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, hi));
+      x[i + 2 * s + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, hi));
+    }
+  }
+  // x[4m + k] now holds, in 128-bit lane g, rows 4m .. 4m + 3 of column 4g + k.
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(x[i], x[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(x[i], x[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(x[i + 8], x[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(x[i + 8], x[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; ++i) {
+    x[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    x[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+// The first n of 16 lanes for n in [0, 16], without a branch (lanes() tests its range: a branch on
+// whether a chunk has any unit on, which random draws mispredict).
+// NOTE: measured (fused RBM epoch): the visible draws took 66 cycles per chunk of 16 with lanes().
+inline __mmask16 first_lanes(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+
 // The draws of 16 units j .. j + 15 (lanes `in`, `on` the units drawn 1): sample[j ..] = 0 or 1, and
 // the indices of the ones (lanes of `index`) appended to idx/val[count ..]; returns the new count.
 // NOTE: masked stores of the compressed registers, not plain ones: the next row's list, which
@@ -40,8 +72,8 @@ inline int32_t store_draws(__mmask16 in, __mmask16 on, __m512i index, float* sam
   const __m512 one = _mm512_set1_ps(1.0f);
   _mm512_mask_storeu_ps(sample, in, _mm512_maskz_mov_ps(on, one));
   const int n_on = __builtin_popcount(on);
-  _mm512_mask_storeu_epi32(idx + count, lanes(n_on), _mm512_maskz_compress_epi32(on, index));
-  _mm512_mask_storeu_ps(val + count, lanes(n_on), one);
+  _mm512_mask_storeu_epi32(idx + count, first_lanes(n_on), _mm512_maskz_compress_epi32(on, index));
+  _mm512_mask_storeu_ps(val + count, first_lanes(n_on), one);
   return count + n_on;
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "common/philox.h"
+#include "rbm.h"
 
 namespace pk::cpu {
 
@@ -92,6 +93,9 @@ bool bound(const float* w, int64_t nh, int64_t nv, int64_t t0, int64_t t1, float
 void visible_columns(const float* h, int64_t nh, const float* w, int64_t nv, const float* bias, const uint16_t* packed,
                      const float* bound, int64_t n, int64_t t0, int64_t t1, const PhiloxStream& stream, float* v,
                      const SparseRows<float>* vs, int32_t* counts);
+
+// rbm_fit_epoch (rbm.h) on thread-owned layouts of w (rbm_epoch_amx.cpp); available() must hold.
+void fit_epoch(const RbmEpoch& e);
 
 }  // namespace rbm_amx
 

@@ -1,5 +1,10 @@
 #include "rbm.h"
 
+#include <algorithm>
+#include <cmath>
+#include <utility>
+#include <vector>
+
 #include "bind/array.h"
 #include "bind/bind.h"
 
@@ -117,6 +122,119 @@ py::tuple cd(const py::array& v0, const py::array& w, const py::array& b, const 
   });
 }
 
+// A float32 array of `shape` that the epoch may write (every in-place argument of rbm_fit_epoch).
+py::array& epoch_array(py::array& a, const std::vector<py::ssize_t>& shape, bool written, const char* name) {
+  const char* op = "rbm_fit_epoch";
+  if (float_dtype(a, op, name) != DType::kF32) throw py::type_error(std::string(op) + ": argument '" + name + "' must be float32");
+  expect_shape(a, shape, op, name);
+  if (written && !a.writeable()) throw py::value_error(std::string(op) + ": argument '" + name + "' must be writeable");
+  return a;
+}
+
+void fit_epoch(py::array x, const py::object& order, py::array w, py::array b, py::array c, const py::object& velocity,
+               int64_t batch_size, int64_t k, double lr, double momentum, double weight_decay, uint64_t seed,
+               uint64_t counter, const py::object& chain, const py::object& grads) {
+  const char* op = "rbm_fit_epoch";
+  if (!pk::cpu::rbm_fit_epoch_supported())
+    throw py::value_error("rbm_fit_epoch: this CPU (or the visible path chosen) does not take the fused epoch");
+  if (w.ndim() != 2) throw py::value_error("rbm_fit_epoch: argument 'w' must be 2-D (n_hidden, n_visible)");
+  const py::ssize_t nh = w.shape(0), nv = w.shape(1);
+  if (x.ndim() != 2) throw py::value_error("rbm_fit_epoch: argument 'x' must be 2-D");
+  const py::ssize_t rows = x.shape(0);
+  epoch_array(x, {rows, nv}, false, "x");
+  epoch_array(w, {nh, nv}, true, "w");
+  epoch_array(b, {nv}, true, "b");
+  epoch_array(c, {nh}, true, "c");
+  if (batch_size < 1) throw py::value_error("rbm_fit_epoch: argument 'batch_size' must be >= 1");
+  if (k < 1) throw py::value_error("rbm_fit_epoch: argument 'k' must be >= 1");
+  if (!std::isfinite(lr) || !std::isfinite(momentum) || !std::isfinite(weight_decay))
+    throw py::value_error("rbm_fit_epoch: lr, momentum and weight_decay must be finite");
+  pk::cpu::RbmEpoch e{};
+  std::vector<std::pair<const char*, std::pair<const char*, const char*>>> spans;  // written arrays' bytes
+  auto span = [&](py::array& a, const char* name) {
+    const char* p = static_cast<const char*>(a.data());
+    spans.push_back({name, {p, p + a.nbytes()}});
+  };
+  py::array order_arr;
+  if (!order.is_none()) {
+    order_arr = order.cast<py::array>();
+    expect_int64(order_arr, op, "order");
+    expect_shape(order_arr, {rows}, op, "order");
+    const int64_t* o = static_cast<const int64_t*>(order_arr.data());
+    for (py::ssize_t i = 0; i < rows; ++i)
+      if (o[i] < 0 || o[i] >= rows) throw py::value_error("rbm_fit_epoch: argument 'order' must index the rows of x");
+    e.order = o;
+  }
+  const bool moving = momentum != 0.0;
+  py::array vel[3];
+  if (moving) {
+    if (velocity.is_none()) throw py::value_error("rbm_fit_epoch: momentum needs argument 'velocity' (vw, vb, vc)");
+    py::tuple t = velocity.cast<py::tuple>();
+    if (t.size() != 3) throw py::value_error("rbm_fit_epoch: argument 'velocity' must be (vw, vb, vc)");
+    const char* names[] = {"velocity[0]", "velocity[1]", "velocity[2]"};
+    const std::vector<py::ssize_t> shapes[] = {{nh, nv}, {nv}, {nh}};
+    for (int i = 0; i < 3; ++i) {
+      vel[i] = t[i].cast<py::array>();
+      epoch_array(vel[i], shapes[i], true, names[i]);
+      span(vel[i], names[i]);
+    }
+  }
+  py::array chain_arr, grad[3];
+  if (!chain.is_none()) {
+    chain_arr = chain.cast<py::array>();
+    epoch_array(chain_arr, {std::min<py::ssize_t>(batch_size, rows), nv}, true, "chain");
+    span(chain_arr, "chain");
+  }
+  if (!grads.is_none()) {
+    py::tuple t = grads.cast<py::tuple>();
+    if (t.size() != 3) throw py::value_error("rbm_fit_epoch: argument 'grads' must be (gw, gb, gc)");
+    const char* names[] = {"grads[0]", "grads[1]", "grads[2]"};
+    const std::vector<py::ssize_t> shapes[] = {{nh, nv}, {nv}, {nh}};
+    for (int i = 0; i < 3; ++i) {
+      grad[i] = t[i].cast<py::array>();
+      epoch_array(grad[i], shapes[i], true, names[i]);
+      span(grad[i], names[i]);
+    }
+  }
+  span(w, "w");
+  span(b, "b");
+  span(c, "c");
+  span(x, "x");
+  // no written array may share memory with another argument
+  for (size_t i = 0; i < spans.size(); ++i)
+    for (size_t j = i + 1; j < spans.size(); ++j)
+      if (spans[i].second.first < spans[j].second.second && spans[j].second.first < spans[i].second.second)
+        throw py::value_error(std::string("rbm_fit_epoch: arguments '") + spans[i].first + "' and '" + spans[j].first +
+                              "' share memory");
+  e.x = static_cast<const float*>(x.data());
+  e.rows = rows;
+  e.w = mdata<float>(w);
+  e.b = mdata<float>(b);
+  e.c = mdata<float>(c);
+  if (moving) {
+    e.vw = mdata<float>(vel[0]);
+    e.vb = mdata<float>(vel[1]);
+    e.vc = mdata<float>(vel[2]);
+  }
+  e.nv = nv;
+  e.nh = nh;
+  e.batch = batch_size;
+  e.k = k;
+  e.lr = static_cast<float>(lr);
+  e.momentum = static_cast<float>(momentum);
+  e.weight_decay = static_cast<float>(weight_decay);
+  e.seed = seed;
+  e.counter = counter;
+  e.chain = chain.is_none() ? nullptr : mdata<float>(chain_arr);
+  if (!grads.is_none()) {
+    e.gw = mdata<float>(grad[0]);
+    e.gb = mdata<float>(grad[1]);
+    e.gc = mdata<float>(grad[2]);
+  }
+  py::gil_scoped_release release;
+  pk::cpu::rbm_fit_epoch(e);
+}
+
 py::array philox_uniform(int64_t n, uint64_t seed, uint64_t counter) {
   if (n < 0) throw py::value_error("philox_uniform: argument 'n' must be >= 0");
   py::array_t<float> out = empty<float>({n});
@@ -158,6 +276,13 @@ void bind_rbm(py::module_& m) {
           throw py::value_error("set_rbm_visible_path: this CPU does not support '" + name + "'");
       },
       py::arg("name"), "Select the visible draw path (for tests and benchmarks).");
+  m.def("rbm_fit_epoch_supported", &pk::cpu::rbm_fit_epoch_supported,
+        "Whether rbm_fit_epoch runs here (float32, AVX-512 and the AMX visible path).");
+  m.def("rbm_fit_epoch", &fit_epoch, py::arg("x"), py::arg("order"), py::arg("w"), py::arg("b"), py::arg("c"),
+        py::kw_only(), py::arg("velocity") = py::none(), py::arg("batch_size"), py::arg("k"), py::arg("lr"),
+        py::arg("momentum"), py::arg("weight_decay"), py::arg("seed"), py::arg("counter"),
+        py::arg("chain") = py::none(), py::arg("grads") = py::none(),
+        "One epoch of nn.RBM.fit's mini-batch loop in place (float32; csrc/rbm.h, rbm_fit_epoch).");
   m.def("philox_uniform", &philox_uniform, py::arg("n"), py::arg("seed"), py::arg("counter") = 0,
         "The first n float32 uniforms of the Philox (seed, counter) stream (same as pykernels.random.uniform).");
 }

@@ -1,0 +1,667 @@
+// rbm_fit_epoch (rbm.h): a whole epoch of CD-k training in one call, float32, AVX-512 + AMX-BF16.
+//
+// Why one call: a loop of rbm_cd calls spends most of its time moving w around.  Each call
+// transposes w for the sparse hidden sums, packs it for the tile product, copies it so that the
+// caller's update does not wait for lines held by the other core, and the caller's update reads
+// and writes it again.  Here each part (one per thread) owns a range of visible columns of w for
+// the whole epoch, in the layouts its products read, and updates them in place:
+//   wt  (columns x hidden, fp32): w^T, the sparse hidden sums (a visible unit on selects its row)
+//       and the exact recomputation of open draws;
+//   (the visible draw's tile product is C^T = w^T h^T: its A operand, rows of wt split into bf16
+//   parts hi + lo, is made one column tile at a time just before its product (kept for all
+//   columns it would take another 400 KB of L2 per part on MNIST-sized layers); its B operand,
+//   the hidden sample in the tile layout, is the 16 x 16 word transposes of the sample's bf16 rows);
+//   bound (columns): the error bound of that product (rbm_amx_common.h).
+// Per mini-batch, a part sums the hidden pre-activations over its columns only (partial sums);
+// after a barrier every part adds all parts' partial sums (in part order, so every part gets the
+// same bits) into its own copy of the hidden probabilities, draws the hidden units, draws its
+// visible columns, and later computes dw, db of its columns and its own copy of dc and c.  What
+// crosses between cores per step is the partial sums (batch x hidden floats per part).
+//
+// Regions (run_parts, one part per thread; the same parts in order on one thread when the cores
+// are oversubscribed, with the same bits): per mini-batch, one per Gibbs step (hidden draw,
+// visible draw, partial sums of the sample), then one that finishes the statistics and the update
+// and starts the next mini-batch (its data's nonzeros and partial sums).  The partial sums of the
+// chain's steps alternate between two buffers, so that a part writing the next step's sums never
+// overwrites sums another part still reads.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "common/aligned_buffer.h"
+#include "common/parallel.h"
+#include "rbm_amx_common.h"
+#include "rbm_isa.h"
+
+namespace pk::cpu::rbm_amx {
+
+namespace {
+
+constexpr uint16_t kBf16One = 0x3f80;
+
+// Sizes shared by the parts.
+struct Shape {
+  int64_t nv, nh;
+  int64_t nhp;  // nh rounded up to 32 (the tile product's K blocks); the layouts' row length
+  int64_t kb;   // nhp / 32
+  int64_t nmax;  // rows of the largest mini-batch
+  int64_t nrt;  // row tiles of 16 of the largest mini-batch
+};
+
+// One part: visible columns j0 .. j0 + ncol - 1 (whole tiles of 16, nrow = 16 * tiles rows in the
+// layouts, the rows past ncol zero).
+struct Part {
+  int64_t j0 = 0, ncol = 0, nrow = 0;
+  AlignedBuffer<float> wt, vt, bound, c, vc, s0, sc, sk[2], crow, units, sample, grad;
+  AlignedBuffer<uint16_t> hi, lo, hbt;  // hi, lo: one column tile's A tiles
+  // row lists (column, value) of the data (0), the persistent chain (c) and the last sample (k),
+  // column lists (row, value) of the data and the sample
+  AlignedBuffer<int32_t> idx0, cnt0, idxc, cntc, idxk, cntk, cstart0, cidx0, cstartk, cidxk, next;
+  AlignedBuffer<float> val0, valc, valk, cval0;
+  // the part's rows' share of sum(ph0 - phk) over the rows (dc)
+  AlignedBuffer<double> dsum;
+};
+
+// The hidden layer's rows, shared by the parts (each part computes a range of rows): the
+// probabilities of the positive and negative phases, the hidden sample as bf16 rows (ha, zero past
+// nh and past the batch up to the next tile of 16 rows) and as row lists (hidx, hcnt).
+struct Rows {
+  AlignedBuffer<float> ph0, phk;
+  AlignedBuffer<uint16_t> ha;
+  AlignedBuffer<int32_t> hidx, hcnt;
+};
+
+float hsum(__m512 x) { return _mm512_reduce_add_ps(x); }
+
+// acc[0 .. NV) (16 floats each) += x * base[idx[p] * ld ..] over p in [p0, p1), x = val[p] (kVal)
+// or 1; kSub: subtracts instead (x = 1).
+template <int NV, bool kVal, bool kSub>
+inline void accumulate(__m512* acc, const int32_t* idx, const float* val, int32_t p0, int32_t p1, const float* base,
+                       int64_t ld) {
+  for (int32_t p = p0; p < p1; ++p) {
+    const float* src = base + static_cast<int64_t>(idx[p]) * ld;
+    if constexpr (kVal) {
+      const __m512 x = _mm512_set1_ps(val[p]);
+      for (int i = 0; i < NV; ++i) acc[i] = _mm512_fmadd_ps(x, _mm512_load_ps(src + 16 * i), acc[i]);
+    } else if constexpr (kSub) {
+      for (int i = 0; i < NV; ++i) acc[i] = _mm512_sub_ps(acc[i], _mm512_load_ps(src + 16 * i));
+    } else {
+      for (int i = 0; i < NV; ++i) acc[i] = _mm512_add_ps(acc[i], _mm512_load_ps(src + 16 * i));
+    }
+  }
+}
+
+// out[r * ld + h0 ..] for hidden units h0 .. h0 + 16 NV - 1: the sum over row r's list of
+// val * wt[column * ld + h0 ..] (kVal) or of the rows alone.
+template <int NV, bool kVal>
+void row_sums_block(const int32_t* idx, const float* val, const int32_t* cnt, int64_t cap, int64_t n,
+                    const float* wt, int64_t ld, int64_t h0, float* out) {
+  for (int64_t r = 0; r < n; ++r) {
+    __m512 acc[NV];
+    for (int i = 0; i < NV; ++i) acc[i] = _mm512_setzero_ps();
+    accumulate<NV, kVal, false>(acc, idx + r * cap, val + r * cap, 0, cnt[r], wt + h0, ld);
+    for (int i = 0; i < NV; ++i) _mm512_store_ps(out + r * ld + h0 + 16 * i, acc[i]);
+  }
+}
+
+template <bool kVal>
+void row_sums(const int32_t* idx, const float* val, const int32_t* cnt, int64_t cap, int64_t n, const float* wt,
+              int64_t ld, float* out) {
+  for (int64_t h0 = 0; h0 < ld; h0 += 256) {
+    switch (std::min<int64_t>(16, (ld - h0) / 16)) {
+      case 16: row_sums_block<16, kVal>(idx, val, cnt, cap, n, wt, ld, h0, out); break;
+      case 14: row_sums_block<14, kVal>(idx, val, cnt, cap, n, wt, ld, h0, out); break;
+      case 12: row_sums_block<12, kVal>(idx, val, cnt, cap, n, wt, ld, h0, out); break;
+      case 10: row_sums_block<10, kVal>(idx, val, cnt, cap, n, wt, ld, h0, out); break;
+      case 8: row_sums_block<8, kVal>(idx, val, cnt, cap, n, wt, ld, h0, out); break;
+      case 6: row_sums_block<6, kVal>(idx, val, cnt, cap, n, wt, ld, h0, out); break;
+      case 4: row_sums_block<4, kVal>(idx, val, cnt, cap, n, wt, ld, h0, out); break;
+      default: row_sums_block<2, kVal>(idx, val, cnt, cap, n, wt, ld, h0, out); break;
+    }
+  }
+}
+
+// Column lists (start[ncol + 1], rows idx, values val unless null) of n row lists.
+void to_columns(const int32_t* idx, const float* val, const int32_t* cnt, int64_t cap, int64_t n, int64_t ncol,
+                int32_t* start, int32_t* next, int32_t* cidx, float* cval) {
+  std::fill(start, start + ncol + 1, 0);
+  for (int64_t r = 0; r < n; ++r)
+    for (int32_t p = 0; p < cnt[r]; ++p) ++start[idx[r * cap + p] + 1];
+  for (int64_t j = 0; j < ncol; ++j) start[j + 1] += start[j];
+  std::copy(start, start + ncol, next);
+  for (int64_t r = 0; r < n; ++r) {
+    for (int32_t p = 0; p < cnt[r]; ++p) {
+      const int32_t q = next[idx[r * cap + p]]++;
+      cidx[q] = static_cast<int32_t>(r);
+      if (cval != nullptr) cval[q] = val[r * cap + p];
+    }
+  }
+}
+
+// 32 bf16 (the high halves of the words of a and b, in that order) as one vector.
+inline __m512i pack_bf16(__m512i a, __m512i b) {
+  // packus interleaves the 128-bit lanes of a and b; the permute restores the order
+  const __m512i words = _mm512_packus_epi32(_mm512_srli_epi32(a, 16), _mm512_srli_epi32(b, 16));
+  return _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), words);
+}
+
+// Rows 16 jt .. 16 jt + 15 of wt split into bf16 rows hi, lo (16 x nhp each): the A tiles of
+// column tile jt in the visible draw's product.
+void pack_rows(Part& p, const Shape& s, int64_t jt) {
+  uint16_t* hi = p.hi.get(0);
+  uint16_t* lo = p.lo.get(0);
+  for (int i = 0; i < 16; ++i) {
+    const float* row = p.wt.get(0) + (16 * jt + i) * s.nhp;
+    for (int64_t k = 0; k < s.nhp; k += 32) {
+      __m512i h0, l0, h1, l1;
+      split_bf16(_mm512_load_ps(row + k), &h0, &l0);
+      split_bf16(_mm512_load_ps(row + k + 16), &h1, &l1);
+      _mm512_store_si512(hi + i * s.nhp + k, pack_bf16(h0, h1));
+      _mm512_store_si512(lo + i * s.nhp + k, pack_bf16(l0, l1));
+    }
+  }
+}
+
+// The error bound of the visible unit of row jl of wt.
+void bound_row(Part& p, const Shape& s, int64_t jl) {
+  const float* row = p.wt.get(0) + jl * s.nhp;
+  __m512 colsum = _mm512_setzero_ps();
+  for (int64_t h = 0; h < s.nhp; h += 16) colsum = _mm512_add_ps(colsum, _mm512_abs_ps(_mm512_load_ps(row + h)));
+  p.bound.get(0)[jl] = column_bound(hsum(colsum), s.nh);
+}
+
+// Allocations of one part (on the calling thread, so that a failure is an exception there; the
+// pages are first written by the part's own thread).
+void allocate(Part& p, const Shape& s, bool momentum, bool chain) {
+  const int64_t lay = p.nrow * s.nhp, hid = s.nmax * s.nhp, lists = s.nmax * p.ncol;
+  p.wt.get(lay);
+  if (momentum) p.vt.get(lay);
+  p.hi.get(16 * s.nhp);
+  p.lo.get(16 * s.nhp);
+  p.hbt.get(s.kb * s.nrt * 512);
+  p.bound.get(p.nrow);
+  p.c.get(s.nhp);
+  p.vc.get(s.nhp);
+  p.s0.get(hid);
+  if (chain) p.sc.get(hid);
+  p.sk[0].get(hid);
+  p.sk[1].get(hid);
+  p.crow.get(16 * s.nrt * p.nrow);
+  p.units.get((std::max(s.nmax * s.nh, p.ncol) + 8 + 63) / 64 * 64 + 64);
+  p.sample.get(p.nrow);
+  p.grad.get(s.nhp);
+  p.idx0.get(lists);
+  p.val0.get(lists);
+  p.cnt0.get(s.nmax);
+  if (chain) {
+    p.idxc.get(lists);
+    p.valc.get(lists);
+    p.cntc.get(s.nmax);
+  }
+  p.idxk.get(lists);
+  p.valk.get(lists);
+  p.cntk.get(s.nmax);
+  p.cstart0.get(p.ncol + 1);
+  p.cidx0.get(lists);
+  p.cval0.get(lists);
+  p.cstartk.get(p.ncol + 1);
+  p.cidxk.get(lists);
+  p.next.get(p.ncol);
+  p.dsum.get(s.nhp);
+}
+
+// The part's layouts and its copies of c and vc from the caller's arrays.
+void load(Part& p, const Shape& s, const RbmEpoch& e) {
+  float* wt = p.wt.get(0);
+  float* vt = e.momentum != 0.0f ? p.vt.get(0) : nullptr;
+  std::fill(wt, wt + p.nrow * s.nhp, 0.0f);
+  if (vt != nullptr) std::fill(vt, vt + p.nrow * s.nhp, 0.0f);
+  for (int64_t h = 0; h < s.nh; ++h) {
+    for (int64_t jl = 0; jl < p.ncol; ++jl) {
+      wt[jl * s.nhp + h] = e.w[h * s.nv + p.j0 + jl];
+      if (vt != nullptr) vt[jl * s.nhp + h] = e.vw[h * s.nv + p.j0 + jl];
+    }
+  }
+  for (int64_t jl = 0; jl < p.nrow; ++jl) bound_row(p, s, jl);
+  float* c = p.c.get(0);
+  float* vc = p.vc.get(0);
+  for (int64_t h = 0; h < s.nhp; ++h) {
+    c[h] = h < s.nh ? e.c[h] : 0.0f;
+    vc[h] = h < s.nh && e.momentum != 0.0f ? e.vc[h] : 0.0f;
+  }
+}
+
+// w and vw of the part's columns (and, for part 0, c and vc) back into the caller's arrays.
+void store(Part& p, const Shape& s, const RbmEpoch& e, bool first) {
+  const float* wt = p.wt.get(0);
+  const float* vt = e.momentum != 0.0f ? p.vt.get(0) : nullptr;
+  for (int64_t h = 0; h < s.nh; ++h) {
+    for (int64_t jl = 0; jl < p.ncol; ++jl) {
+      e.w[h * s.nv + p.j0 + jl] = wt[jl * s.nhp + h];
+      if (vt != nullptr) e.vw[h * s.nv + p.j0 + jl] = vt[jl * s.nhp + h];
+    }
+  }
+  if (first) {
+    std::copy(p.c.get(0), p.c.get(0) + s.nh, e.c);
+    if (e.momentum != 0.0f) std::copy(p.vc.get(0), p.vc.get(0) + s.nh, e.vc);
+  }
+}
+
+// Rows r0 .. r1 - 1 of an n-row hidden layer from the parts' partial sums: ph = sigmoid(sum over
+// parts + c) (0 past nh); with `stream`, the draw h ~ ph into rows' ha, hidx and hcnt.
+void hidden_layer(Part& p, const Shape& s, const float* const* sums, int parts, int64_t r0, int64_t r1, int64_t n,
+                  float* ph, const PhiloxStream* stream, Rows& rows) {
+  const float* c = p.c.get(0);
+  uint16_t* ha = rows.ha.get(0);
+  int32_t* hidx = rows.hidx.get(0);
+  int32_t* hcnt = rows.hcnt.get(0);
+  const float* u = nullptr;  // u[r * nh + h]: the uniform of unit (r, h)
+  if (stream != nullptr && r1 > r0) {
+    const uint64_t first = static_cast<uint64_t>(r0 * s.nh), block0 = first >> 2;
+    const uint64_t end = static_cast<uint64_t>(r1 * s.nh);
+    rbm_avx512::philox_units(*stream, block0, static_cast<int64_t>(((end + 3) >> 2) - block0), p.units.get(0));
+    u = p.units.get(0) + (first & 3) - static_cast<int64_t>(first);
+  }
+  const __m256i one = _mm256_set1_epi16(static_cast<int16_t>(kBf16One));
+  for (int64_t r = r0; r < r1; ++r) {
+    int32_t count = 0;
+    __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int64_t h = 0; h < s.nhp; h += 16) {
+      const __mmask16 in = lanes(s.nh - h);
+      __m512 x = _mm512_load_ps(sums[0] + r * s.nhp + h);
+      for (int q = 1; q < parts; ++q) x = _mm512_add_ps(x, _mm512_load_ps(sums[q] + r * s.nhp + h));
+      const __m512 pr = _mm512_maskz_mov_ps(in, sigmoid16(_mm512_add_ps(x, _mm512_load_ps(c + h))));
+      _mm512_store_ps(ph + r * s.nhp + h, pr);
+      if (u != nullptr) {
+        const __mmask16 on = _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, u + r * s.nh + h), pr, _CMP_LT_OQ);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(ha + r * s.nhp + h), _mm256_maskz_mov_epi16(on, one));
+        _mm512_mask_storeu_epi32(hidx + r * s.nhp + count, first_lanes(__builtin_popcount(on)), _mm512_maskz_compress_epi32(on, index));
+        count += __builtin_popcount(on);
+      }
+      index = _mm512_add_epi32(index, _mm512_set1_epi32(16));
+    }
+    if (u != nullptr) hcnt[r] = count;
+  }
+  if (stream != nullptr && r1 == n) {
+    const int64_t padded = (n + 15) / 16 * 16;
+    std::memset(ha + n * s.nhp, 0, sizeof(uint16_t) * static_cast<size_t>((padded - n) * s.nhp));
+  }
+}
+
+// C^T tiles of column tile jt and row tiles g .. g + G - 1 (tmm0 .. G-1): the sum over the K blocks
+// of A = hi, lo (tmm4, tmm5; loaded once for the G row tiles) times the row tile's hbt tile (tmm6);
+// transposed into crow.
+template <int G>
+void product_tiles(Part& p, const Shape& s, int64_t jt, int64_t g) {
+  const uint16_t* hi = p.hi.get(0);
+  const uint16_t* lo = p.lo.get(0);
+  const uint16_t* hbt = p.hbt.get(0);
+  _tile_zero(0);
+  if constexpr (G > 1) _tile_zero(1);
+  if constexpr (G > 2) _tile_zero(2);
+  if constexpr (G > 3) _tile_zero(3);
+  for (int64_t kk = 0; kk < s.kb; ++kk) {
+    _tile_loadd(4, hi + 32 * kk, 2 * s.nhp);
+    _tile_loadd(5, lo + 32 * kk, 2 * s.nhp);
+    const uint16_t* bk = hbt + (kk * s.nrt + g) * 512;
+    _tile_loadd(6, bk, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(0, 5, 6);
+    if constexpr (G > 1) {
+      _tile_loadd(6, bk + 512, 64);
+      _tile_dpbf16ps(1, 4, 6);
+      _tile_dpbf16ps(1, 5, 6);
+    }
+    if constexpr (G > 2) {
+      _tile_loadd(6, bk + 1024, 64);
+      _tile_dpbf16ps(2, 4, 6);
+      _tile_dpbf16ps(2, 5, 6);
+    }
+    if constexpr (G > 3) {
+      _tile_loadd(6, bk + 1536, 64);
+      _tile_dpbf16ps(3, 4, 6);
+      _tile_dpbf16ps(3, 5, 6);
+    }
+  }
+  alignas(64) float ct[4][256];
+  _tile_stored(0, ct[0], 64);
+  if constexpr (G > 1) _tile_stored(1, ct[1], 64);
+  if constexpr (G > 2) _tile_stored(2, ct[2], 64);
+  if constexpr (G > 3) _tile_stored(3, ct[3], 64);
+  float* crow = p.crow.get(0);
+  for (int gi = 0; gi < G; ++gi) {
+    __m512 x[16];
+    for (int m = 0; m < 16; ++m) x[m] = _mm512_load_ps(ct[gi] + 16 * m);
+    transpose16(x);
+    for (int i = 0; i < 16; ++i) _mm512_store_ps(crow + (16 * (g + gi) + i) * p.nrow + 16 * jt, x[i]);
+  }
+}
+
+// The part's visible columns of n rows drawn from the hidden sample (rows.ha, hidx): row lists into
+// idxk/cntk and, with `dense`, the 0/1 sample into dense[r * nv + j0 ..].
+void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const PhiloxStream& stream, float* dense,
+                  Rows& rows) {
+  const int64_t nrt = (n + 15) / 16, ntile = p.nrow / 16;
+  // hbt: tile (kk, rt) row q holds the bf16 pairs (h[16 rt + i, 32 kk + 2q], h[.., 32 kk + 2q + 1])
+  // for i < 16, the transpose of the 16 x 16 words of ha's block
+  const uint16_t* ha = rows.ha.get(0);
+  uint16_t* hbt = p.hbt.get(0);
+  for (int64_t kk = 0; kk < s.kb; ++kk) {
+    for (int64_t rt = 0; rt < nrt; ++rt) {
+      __m512 x[16];
+      for (int i = 0; i < 16; ++i) x[i] = _mm512_load_ps(reinterpret_cast<const float*>(ha + (16 * rt + i) * s.nhp + 32 * kk));
+      transpose16(x);
+      for (int q = 0; q < 16; ++q) _mm512_store_ps(reinterpret_cast<float*>(hbt + (kk * s.nrt + rt) * 512 + 32 * q), x[q]);
+    }
+  }
+  // crow (row-major, batch row x column): C^T = (w^T split) h^T tile by tile, transposed back
+  configure_tiles();
+  for (int64_t jt = 0; jt < ntile; ++jt) {
+    pack_rows(p, s, jt);
+    for (int64_t g = 0; g < nrt; g += 4) {
+      switch (std::min<int64_t>(4, nrt - g)) {
+        case 4: product_tiles<4>(p, s, jt, g); break;
+        case 3: product_tiles<3>(p, s, jt, g); break;
+        case 2: product_tiles<2>(p, s, jt, g); break;
+        default: product_tiles<1>(p, s, jt, g); break;
+      }
+    }
+  }
+  _tile_release();
+  const float* wt = p.wt.get(0);
+  const float* crow = p.crow.get(0);
+  const float* bound = p.bound.get(0);
+  const int32_t* hidx = rows.hidx.get(0);
+  const int32_t* hcnt = rows.hcnt.get(0);
+  float* u = p.units.get(0);
+  const __m512i step = _mm512_set1_epi32(16);
+  for (int64_t r = 0; r < n; ++r) {
+    const uint64_t first = static_cast<uint64_t>(r * s.nv + p.j0);
+    const uint64_t block0 = first >> 2;
+    rbm_avx512::philox_units(stream, block0, static_cast<int64_t>(((first + static_cast<uint64_t>(p.ncol) + 3) >> 2) - block0), u);
+    const float* ur = u + (first & 3);
+    float* sample = dense != nullptr ? dense + r * s.nv + p.j0 : p.sample.get(0);
+    int32_t* idx = p.idxk.get(0) + r * p.ncol;
+    float* val = p.valk.get(0) + r * p.ncol;
+    int32_t count = 0;
+    __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int64_t jl = 0; jl < p.ncol; jl += 16) {
+      const __mmask16 in = lanes(p.ncol - jl);
+      const __m512 uu = _mm512_maskz_loadu_ps(in, ur + jl);
+      const __m512 bb = _mm512_maskz_loadu_ps(in, b + p.j0 + jl);
+      __mmask16 open;
+      __mmask16 on = settled_draws(_mm512_load_ps(crow + r * p.nrow + jl), bb, _mm512_load_ps(bound + jl), uu, in, &open);
+      if (open != 0) {
+        // the exact sums (rbm_amx.cpp's exact_chunk) of the open units alone: 0 plus w[k, j] for the
+        // hidden units k on, in increasing k, here from row j of wt (the same float additions as
+        // the vector lanes of exact_chunk, hence the same bits)
+        // NOTE: one unit in a few thousand is open; a 16-lane gather per hidden unit on cost 6x more.
+        alignas(64) float exact[16] = {};
+        const int32_t* hr = hidx + r * s.nhp;
+        for (__mmask16 rest = open; rest != 0; rest &= static_cast<__mmask16>(rest - 1)) {
+          const int lane = __builtin_ctz(rest);
+          const float* row = wt + (jl + lane) * s.nhp;
+          float acc = 0.0f;
+          for (int32_t q = 0; q < hcnt[r]; ++q) acc += row[hr[q]];
+          exact[lane] = acc;
+        }
+        on = (on & static_cast<__mmask16>(~open)) |
+             _mm512_mask_cmp_ps_mask(open, uu, sigmoid16(_mm512_add_ps(_mm512_load_ps(exact), bb)), _CMP_LT_OQ);
+      }
+      count = store_draws(in, on, index, sample + jl, idx, val, count);
+      index = _mm512_add_epi32(index, step);
+    }
+    p.cntk.get(0)[r] = count;
+  }
+}
+
+// dw of the part's columns (0 past nh) from the column lists of the data and the sample into
+// grad (one column), then the update of that column of w (and vw) and the sum of its |w|.
+template <int NV>
+void update_block(Part& p, const Shape& s, const RbmEpoch& e, Rows& rows, int64_t jl, int64_t h0, float inv_n,
+                  __m512* colsum, bool last) {
+  const int32_t* cs0 = p.cstart0.get(0);
+  const int32_t* csk = p.cstartk.get(0);
+  __m512 acc[NV];
+  for (int i = 0; i < NV; ++i) acc[i] = _mm512_setzero_ps();
+  accumulate<NV, true, false>(acc, p.cidx0.get(0), p.cval0.get(0), cs0[jl], cs0[jl + 1], rows.ph0.get(0) + h0, s.nhp);
+  accumulate<NV, false, true>(acc, p.cidxk.get(0), nullptr, csk[jl], csk[jl + 1], rows.phk.get(0) + h0, s.nhp);
+  float* w = p.wt.get(0) + jl * s.nhp + h0;
+  float* v = e.momentum != 0.0f ? p.vt.get(0) + jl * s.nhp + h0 : nullptr;
+  const __m512 scale = _mm512_set1_ps(inv_n), lr = _mm512_set1_ps(e.lr), mom = _mm512_set1_ps(e.momentum);
+  const __m512 decay = _mm512_set1_ps(e.weight_decay);
+  for (int i = 0; i < NV; ++i) {
+    __m512 g = _mm512_mul_ps(acc[i], scale);
+    if (last) _mm512_store_ps(p.grad.get(0) + h0 + 16 * i, g);
+    __m512 x = _mm512_load_ps(w + 16 * i);
+    if (e.weight_decay != 0.0f) g = _mm512_sub_ps(g, _mm512_mul_ps(decay, x));
+    const __m512 d = _mm512_mul_ps(g, lr);
+    if (v != nullptr) {
+      const __m512 vel = _mm512_add_ps(_mm512_mul_ps(_mm512_load_ps(v + 16 * i), mom), d);
+      _mm512_store_ps(v + 16 * i, vel);
+      x = _mm512_add_ps(x, vel);
+    } else {
+      x = _mm512_add_ps(x, d);
+    }
+    _mm512_store_ps(w + 16 * i, x);
+    *colsum = _mm512_add_ps(*colsum, _mm512_abs_ps(x));
+  }
+}
+
+// One scalar parameter's update (b, c): the same float operations as the vector ones.
+inline void update_scalar(float& x, float* vel, float d, const RbmEpoch& e) {
+  d *= e.lr;
+  if (vel != nullptr) {
+    *vel *= e.momentum;
+    *vel += d;
+    x += *vel;
+  } else {
+    x += d;
+  }
+}
+
+// Whole run of one epoch.
+class Epoch {
+ public:
+  explicit Epoch(const RbmEpoch& e) : e_(e) {
+    thread_local std::vector<std::unique_ptr<Part>> cache;
+    thread_local Rows rows;
+    const int64_t nt = (e.nv + 15) / 16;
+    nparts_ = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(max_threads(), nt)));
+    while (static_cast<int>(cache.size()) < nparts_) cache.push_back(std::make_unique<Part>());
+    s_.nv = e.nv;
+    s_.nh = e.nh;
+    s_.nhp = (e.nh + 31) / 32 * 32;
+    s_.kb = s_.nhp / 32;
+    s_.nmax = std::min(e.batch, e.rows);
+    s_.nrt = (s_.nmax + 15) / 16;
+    nbatches_ = (e.rows + e.batch - 1) / e.batch;
+    const int64_t hid = s_.nmax * s_.nhp;
+    rows.ph0.get(hid);
+    rows.phk.get(hid);
+    rows.ha.get(16 * s_.nrt * s_.nhp);
+    rows.hidx.get(hid);
+    rows.hcnt.get(s_.nmax);
+    rows_ptr_ = &rows;
+    for (int q = 0; q < nparts_; ++q) {
+      Part& p = *cache[q];
+      const int64_t t0 = nt * q / nparts_, t1 = nt * (q + 1) / nparts_;
+      p.j0 = 16 * t0;
+      p.ncol = std::min(e.nv, 16 * t1) - p.j0;
+      p.nrow = 16 * (t1 - t0);
+      allocate(p, s_, e.momentum != 0.0f, e.chain != nullptr);
+      parts_.push_back(&p);
+      s0_.push_back(p.s0.get(0));
+      sc_.push_back(e.chain != nullptr ? p.sc.get(0) : nullptr);
+      sk_[0].push_back(p.sk[0].get(0));
+      sk_[1].push_back(p.sk[1].get(0));
+    }
+  }
+
+  // Regions per mini-batch: per Gibbs step, the hidden rows (each part a range of rows) and the
+  // visible columns (each part its columns); then the negative phase's hidden rows; then the
+  // statistics and the update (columns), with the next mini-batch's start.
+  void run() {
+    if (nbatches_ == 0) return;
+    run_parts(nparts_, [&](int q) {
+      load(*parts_[q], s_, e_);
+      start(*parts_[q], 0);
+    });
+    for (int64_t i = 0; i < nbatches_; ++i) {
+      for (int64_t st = 0; st < e_.k; ++st) {
+        run_parts(nparts_, [&](int q) { hidden(*parts_[q], q, i, st); });
+        run_parts(nparts_, [&](int q) { visible(*parts_[q], i, st); });
+      }
+      run_parts(nparts_, [&](int q) { negative(*parts_[q], q, i); });
+      run_parts(nparts_, [&](int q) {
+        finish(*parts_[q], i, q == 0);
+        if (i + 1 < nbatches_) {
+          start(*parts_[q], i + 1);
+        } else {
+          store(*parts_[q], s_, e_, q == 0);
+        }
+      });
+    }
+  }
+
+ private:
+  int64_t rows_of(int64_t i) const { return std::min(e_.batch, e_.rows - i * e_.batch); }
+  uint64_t counter_of(int64_t i) const {
+    return e_.counter + static_cast<uint64_t>(i) * (2 * static_cast<uint64_t>(e_.k) + 1);
+  }
+  // Part q's range of the n rows of a hidden layer.
+  int64_t first_row(int q, int64_t n) const { return n * q / nparts_; }
+
+  // Mini-batch i's data (and chain) over the part's columns: row and column lists, partial sums.
+  void start(Part& p, int64_t i) {
+    const int64_t n = rows_of(i);
+    int32_t* idx = p.idx0.get(0);
+    float* val = p.val0.get(0);
+    int32_t* cnt = p.cnt0.get(0);
+    for (int64_t r = 0; r < n; ++r) {
+      const int64_t row = e_.order != nullptr ? e_.order[i * e_.batch + r] : i * e_.batch + r;
+      cnt[r] = rbm_avx512::find_nonzeros_row(e_.x + row * s_.nv + p.j0, p.ncol, idx + r * p.ncol, val + r * p.ncol);
+    }
+    row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.s0.get(0));
+    to_columns(idx, val, cnt, p.ncol, n, p.ncol, p.cstart0.get(0), p.next.get(0), p.cidx0.get(0), p.cval0.get(0));
+    if (e_.chain != nullptr) {
+      int32_t* cidx = p.idxc.get(0);
+      float* cval = p.valc.get(0);
+      int32_t* ccnt = p.cntc.get(0);
+      for (int64_t r = 0; r < n; ++r)
+        ccnt[r] = rbm_avx512::find_nonzeros_row(e_.chain + r * s_.nv + p.j0, p.ncol, cidx + r * p.ncol, cval + r * p.ncol);
+      row_sums<true>(cidx, cval, ccnt, p.ncol, n, p.wt.get(0), s_.nhp, p.sc.get(0));
+    }
+  }
+
+  // Gibbs step st of mini-batch i, part q's rows of the hidden draw (from the data, the chain or
+  // the last sample); at step 0 also the positive phase's probabilities.
+  void hidden(Part& p, int q, int64_t i, int64_t st) {
+    const int64_t n = rows_of(i), r0 = first_row(q, n), r1 = first_row(q + 1, n);
+    const PhiloxStream stream(e_.seed, counter_of(i) + 2 * static_cast<uint64_t>(st));
+    Rows& rows = *rows_ptr_;
+    if (st == 0) {
+      // without a chain, the positive phase's probabilities also drive the first draw
+      hidden_layer(p, s_, s0_.data(), nparts_, r0, r1, n, rows.ph0.get(0), e_.chain == nullptr ? &stream : nullptr, rows);
+      if (e_.chain != nullptr) hidden_layer(p, s_, sc_.data(), nparts_, r0, r1, n, rows.phk.get(0), &stream, rows);
+    } else {
+      hidden_layer(p, s_, sk_[(st - 1) & 1].data(), nparts_, r0, r1, n, rows.phk.get(0), &stream, rows);
+    }
+  }
+
+  // Gibbs step st of mini-batch i, the part's visible columns and their partial sums.
+  void visible(Part& p, int64_t i, int64_t st) {
+    const int64_t n = rows_of(i);
+    const PhiloxStream stream(e_.seed, counter_of(i) + 2 * static_cast<uint64_t>(st) + 1);
+    const bool last = st == e_.k - 1;
+    visible_draw(p, s_, n, e_.b, stream, last && e_.chain != nullptr ? e_.chain : nullptr, *rows_ptr_);
+    row_sums<false>(p.idxk.get(0), nullptr, p.cntk.get(0), p.ncol, n, p.wt.get(0), s_.nhp, p.sk[st & 1].get(0));
+    if (last)
+      to_columns(p.idxk.get(0), nullptr, p.cntk.get(0), p.ncol, n, p.ncol, p.cstartk.get(0), p.next.get(0),
+                 p.cidxk.get(0), nullptr);
+  }
+
+  // Part q's rows of the negative phase's probabilities, and their share of sum(ph0 - phk).
+  void negative(Part& p, int q, int64_t i) {
+    const int64_t n = rows_of(i), r0 = first_row(q, n), r1 = first_row(q + 1, n);
+    Rows& rows = *rows_ptr_;
+    const float* ph0 = rows.ph0.get(0);
+    float* phk = rows.phk.get(0);
+    hidden_layer(p, s_, sk_[(e_.k - 1) & 1].data(), nparts_, r0, r1, n, phk, nullptr, rows);
+    double* dsum = p.dsum.get(0);
+    std::fill(dsum, dsum + s_.nh, 0.0);
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t h = 0; h < s_.nh; ++h)
+        dsum[h] += static_cast<double>(ph0[r * s_.nhp + h]) - static_cast<double>(phk[r * s_.nhp + h]);
+  }
+
+  // The statistics and the update of mini-batch i over the part's columns (and its copy of c).
+  void finish(Part& p, int64_t i, bool first) {
+    const int64_t n = rows_of(i);
+    const bool last = i + 1 == nbatches_ && e_.gw != nullptr;
+    const float inv_n = 1.0f / static_cast<float>(n);
+    // dw and the update of w, column by column
+    for (int64_t jl = 0; jl < p.ncol; ++jl) {
+      __m512 colsum = _mm512_setzero_ps();
+      for (int64_t h0 = 0; h0 < s_.nhp; h0 += 256) {
+        switch (std::min<int64_t>(16, (s_.nhp - h0) / 16)) {
+          case 16: update_block<16>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, &colsum, last); break;
+          case 14: update_block<14>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, &colsum, last); break;
+          case 12: update_block<12>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, &colsum, last); break;
+          case 10: update_block<10>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, &colsum, last); break;
+          case 8: update_block<8>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, &colsum, last); break;
+          case 6: update_block<6>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, &colsum, last); break;
+          case 4: update_block<4>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, &colsum, last); break;
+          default: update_block<2>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, &colsum, last); break;
+        }
+      }
+      p.bound.get(0)[jl] = column_bound(hsum(colsum), s_.nh);
+      if (last)
+        for (int64_t h = 0; h < s_.nh; ++h) e_.gw[h * s_.nv + p.j0 + jl] = p.grad.get(0)[h];
+    }
+    // db and b of the part's columns
+    const int32_t* cs0 = p.cstart0.get(0);
+    const int32_t* csk = p.cstartk.get(0);
+    const float* cval0 = p.cval0.get(0);
+    for (int64_t jl = 0; jl < p.ncol; ++jl) {
+      double sum = 0.0;
+      for (int32_t q = cs0[jl]; q < cs0[jl + 1]; ++q) sum += static_cast<double>(cval0[q]);
+      for (int32_t q = csk[jl]; q < csk[jl + 1]; ++q) sum -= 1.0;
+      const float db = static_cast<float>(sum / static_cast<double>(n));
+      const int64_t j = p.j0 + jl;
+      if (last) e_.gb[j] = db;
+      update_scalar(e_.b[j], e_.momentum != 0.0f ? e_.vb + j : nullptr, db, e_);
+    }
+    // dc (the parts' shares added in part order) and c: every part updates its own copy the same way
+    float* c = p.c.get(0);
+    float* vc = p.vc.get(0);
+    for (int64_t h = 0; h < s_.nh; ++h) {
+      double sum = parts_[0]->dsum.get(0)[h];
+      for (int q = 1; q < nparts_; ++q) sum += parts_[q]->dsum.get(0)[h];
+      const float dc = static_cast<float>(sum / static_cast<double>(n));
+      if (last && first) e_.gc[h] = dc;
+      update_scalar(c[h], e_.momentum != 0.0f ? vc + h : nullptr, dc, e_);
+    }
+  }
+
+  const RbmEpoch& e_;
+  Shape s_{};
+  int nparts_ = 1;
+  int64_t nbatches_ = 0;
+  std::vector<Part*> parts_;
+  Rows* rows_ptr_ = nullptr;
+  std::vector<const float*> s0_, sc_, sk_[2];
+};
+
+}  // namespace
+
+void fit_epoch(const RbmEpoch& e) {
+  Epoch epoch(e);
+  epoch.run();
+}
+
+}  // namespace pk::cpu::rbm_amx
