@@ -524,7 +524,7 @@ bool rbm_fit_epoch_supported() {
   return active_isa() == Isa::kAvx512 && rbm_visible_path() == RbmVisiblePath::kAmx && rbm_amx::available();
 }
 
-void rbm_fit_epoch(const RbmEpoch& e) { rbm_amx::fit_epoch(e); }
+bool rbm_fit_epoch(const RbmEpoch& e) { return rbm_amx::fit_epoch(e); }
 
 void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n) {
   const PhiloxStream stream(seed, counter);

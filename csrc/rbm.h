@@ -34,6 +34,10 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
 //     d *= lr; if momentum: vel *= momentum; vel += d; p += vel; else: p += d
 // (float32 operations in that order).  gw, gb, gc (unless null) receive the last mini-batch's dw,
 // db, dc before the decay.  The velocities are only read and written with momentum != 0.
+// With `check`, the data rows the epoch reads must hold values in [0, 1]: otherwise it returns
+// false having changed none of the arrays.  With probe > 0, *error receives the mean squared error
+// of the mean-field reconstruction sigmoid(sigmoid(v w^T + c) w + b) of the rows 0 .. probe - 1 of x
+// after the epoch (nn.RBM.fit's history).
 // The statistics are rbm_cd's up to the order of their sums; the draws are rbm_cd's on its AMX path.
 struct RbmEpoch {
   const float* x;
@@ -45,11 +49,14 @@ struct RbmEpoch {
   uint64_t seed, counter;
   float* chain;
   float *gw, *gb, *gc;
+  bool check;
+  int64_t probe;
+  double* error;
 };
 // Whether this CPU and setting take rbm_fit_epoch (AVX-512 active, the AMX visible path); when
 // false the caller runs the loop of rbm_cd calls itself.
 bool rbm_fit_epoch_supported();
-void rbm_fit_epoch(const RbmEpoch& e);
+bool rbm_fit_epoch(const RbmEpoch& e);
 
 // How the chains of rbm_gibbs / rbm_cd draw the visible units (float32, AVX-512 active; otherwise
 // always kGemm): kGemm: h @ w by the GEMM; kAmx: an AMX-BF16 tile product with an error bound, the

@@ -199,15 +199,19 @@ void sparse_hidden(const SparseRows<float>& x, int64_t rows, const float* w, int
   }
 }
 
-int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val) {
+int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val, bool* outside) {
   int32_t count = 0;
   const __m512i step = _mm512_set1_epi32(16);
   __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __mmask16 bad = 0;
   for (int64_t j = 0; j < cols; j += 16) {
     const __mmask16 in = lanes(cols - j);
     const __m512 v = _mm512_maskz_loadu_ps(in, x + j);
     // NOTE: NaN != 0 holds (unordered compare), so a NaN reaches the products as in the GEMM path.
     const __mmask16 nz = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    if (outside != nullptr)
+      bad |= _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NGE_UQ) |
+             _mm512_mask_cmp_ps_mask(in, v, _mm512_set1_ps(1.0f), _CMP_GT_OQ);
     if (nz != 0) {
       const int n_nz = __builtin_popcount(nz);
       _mm512_mask_storeu_epi32(idx + count, first_lanes(n_nz), _mm512_maskz_compress_epi32(nz, index));
@@ -216,6 +220,7 @@ int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val
     }
     index = _mm512_add_epi32(index, step);
   }
+  if (bad != 0) *outside = true;
   return count;
 }
 

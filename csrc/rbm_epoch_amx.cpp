@@ -29,11 +29,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <atomic>
 #include <memory>
 #include <vector>
 
 #include "common/aligned_buffer.h"
 #include "common/parallel.h"
+#include "gemm.h"
 #include "rbm_amx_common.h"
 #include "rbm_isa.h"
 
@@ -56,7 +58,9 @@ struct Shape {
 // layouts, the rows past ncol zero).
 struct Part {
   int64_t j0 = 0, ncol = 0, nrow = 0;
-  AlignedBuffer<float> wt, vt, bound, c, vc, s0, sc, sk[2], crow, units, sample, grad;
+  // bq, vbq: the part's columns of b and its velocity (written back at the end, so that a failed
+  // check leaves the caller's arrays as they were)
+  AlignedBuffer<float> wt, vt, bound, c, vc, bq, vbq, s0, sc, sk[2], crow, units, sample, grad;
   AlignedBuffer<uint16_t> hi, lo, hbt;  // hi, lo: one column tile's A tiles
   // row lists (column, value) of the data (0), the persistent chain (c) and the last sample (k),
   // column lists (row, value) of the data and the sample
@@ -64,6 +68,8 @@ struct Part {
   AlignedBuffer<float> val0, valc, valk, cval0;
   // the part's rows' share of sum(ph0 - phk) over the rows (dc)
   AlignedBuffer<double> dsum;
+  // its columns' share of the reconstruction's squared error
+  double squares = 0.0;
 };
 
 // The hidden layer's rows, shared by the parts (each part computes a range of rows): the
@@ -186,6 +192,8 @@ void allocate(Part& p, const Shape& s, bool momentum, bool chain) {
   p.bound.get(p.nrow);
   p.c.get(s.nhp);
   p.vc.get(s.nhp);
+  p.bq.get(p.nrow);
+  p.vbq.get(p.nrow);
   p.s0.get(hid);
   if (chain) p.sc.get(hid);
   p.sk[0].get(hid);
@@ -233,6 +241,10 @@ void load(Part& p, const Shape& s, const RbmEpoch& e) {
     c[h] = h < s.nh ? e.c[h] : 0.0f;
     vc[h] = h < s.nh && e.momentum != 0.0f ? e.vc[h] : 0.0f;
   }
+  for (int64_t jl = 0; jl < p.nrow; ++jl) {
+    p.bq.get(0)[jl] = jl < p.ncol ? e.b[p.j0 + jl] : 0.0f;
+    p.vbq.get(0)[jl] = jl < p.ncol && e.momentum != 0.0f ? e.vb[p.j0 + jl] : 0.0f;
+  }
 }
 
 // w and vw of the part's columns (and, for part 0, c and vc) back into the caller's arrays.
@@ -245,6 +257,8 @@ void store(Part& p, const Shape& s, const RbmEpoch& e, bool first) {
       if (vt != nullptr) e.vw[h * s.nv + p.j0 + jl] = vt[jl * s.nhp + h];
     }
   }
+  std::copy(p.bq.get(0), p.bq.get(0) + p.ncol, e.b + p.j0);
+  if (e.momentum != 0.0f) std::copy(p.vbq.get(0), p.vbq.get(0) + p.ncol, e.vb + p.j0);
   if (first) {
     std::copy(p.c.get(0), p.c.get(0) + s.nh, e.c);
     if (e.momentum != 0.0f) std::copy(p.vc.get(0), p.vc.get(0) + s.nh, e.vc);
@@ -341,8 +355,8 @@ void product_tiles(Part& p, const Shape& s, int64_t jt, int64_t g) {
   }
 }
 
-// The part's visible columns of n rows drawn from the hidden sample (rows.ha, hidx): row lists into
-// idxk/cntk and, with `dense`, the 0/1 sample into dense[r * nv + j0 ..].
+// The part's visible columns of n rows drawn from the hidden sample (rows.ha, hidx) with the
+// part's biases b: row lists into idxk/cntk and, with `dense`, the 0/1 sample into dense[r * nv + j0 ..].
 void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const PhiloxStream& stream, float* dense,
                   Rows& rows) {
   const int64_t nrt = (n + 15) / 16, ntile = p.nrow / 16;
@@ -392,7 +406,7 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
     for (int64_t jl = 0; jl < p.ncol; jl += 16) {
       const __mmask16 in = lanes(p.ncol - jl);
       const __m512 uu = _mm512_maskz_loadu_ps(in, ur + jl);
-      const __m512 bb = _mm512_maskz_loadu_ps(in, b + p.j0 + jl);
+      const __m512 bb = _mm512_maskz_loadu_ps(in, b + jl);
       __mmask16 open;
       __mmask16 on = settled_draws(_mm512_load_ps(crow + r * p.nrow + jl), bb, _mm512_load_ps(bound + jl), uu, in, &open);
       if (open != 0) {
@@ -487,6 +501,7 @@ class Epoch {
     rows.hidx.get(hid);
     rows.hcnt.get(s_.nmax);
     rows_ptr_ = &rows;
+    if (e.check && e.chain != nullptr) chain_copy_.assign(e.chain, e.chain + s_.nmax * e.nv);
     for (int q = 0; q < nparts_; ++q) {
       Part& p = *cache[q];
       const int64_t t0 = nt * q / nparts_, t1 = nt * (q + 1) / nparts_;
@@ -505,27 +520,35 @@ class Epoch {
   // Regions per mini-batch: per Gibbs step, the hidden rows (each part a range of rows) and the
   // visible columns (each part its columns); then the negative phase's hidden rows; then the
   // statistics and the update (columns), with the next mini-batch's start.
-  void run() {
-    if (nbatches_ == 0) return;
-    run_parts(nparts_, [&](int q) {
-      load(*parts_[q], s_, e_);
-      start(*parts_[q], 0);
-    });
-    for (int64_t i = 0; i < nbatches_; ++i) {
-      for (int64_t st = 0; st < e_.k; ++st) {
-        run_parts(nparts_, [&](int q) { hidden(*parts_[q], q, i, st); });
-        run_parts(nparts_, [&](int q) { visible(*parts_[q], i, st); });
-      }
-      run_parts(nparts_, [&](int q) { negative(*parts_[q], q, i); });
+  bool run() {
+    if (nbatches_ > 0) {
       run_parts(nparts_, [&](int q) {
-        finish(*parts_[q], i, q == 0);
-        if (i + 1 < nbatches_) {
-          start(*parts_[q], i + 1);
-        } else {
-          store(*parts_[q], s_, e_, q == 0);
-        }
+        load(*parts_[q], s_, e_);
+        start(*parts_[q], 0);
       });
+      for (int64_t i = 0; i < nbatches_ && !bad_; ++i) {
+        for (int64_t st = 0; st < e_.k; ++st) {
+          run_parts(nparts_, [&](int q) { hidden(*parts_[q], q, i, st); });
+          run_parts(nparts_, [&](int q) { visible(*parts_[q], i, st); });
+        }
+        run_parts(nparts_, [&](int q) { negative(*parts_[q], q, i); });
+        run_parts(nparts_, [&](int q) {
+          finish(*parts_[q], i, q == 0);
+          if (i + 1 < nbatches_) start(*parts_[q], i + 1);
+        });
+      }
+      if (bad_) {
+        // nothing was stored but the persistent chain, drawn in place
+        if (e_.chain != nullptr) std::copy(chain_copy_.begin(), chain_copy_.end(), e_.chain);
+        return false;
+      }
     }
+    if (e_.probe > 0) {
+      if (nbatches_ == 0) run_parts(nparts_, [&](int q) { load(*parts_[q], s_, e_); });
+      probe();
+    }
+    if (nbatches_ > 0) run_parts(nparts_, [&](int q) { store(*parts_[q], s_, e_, q == 0); });
+    return true;
   }
 
  private:
@@ -539,13 +562,16 @@ class Epoch {
   // Mini-batch i's data (and chain) over the part's columns: row and column lists, partial sums.
   void start(Part& p, int64_t i) {
     const int64_t n = rows_of(i);
+    bool outside = false;
     int32_t* idx = p.idx0.get(0);
     float* val = p.val0.get(0);
     int32_t* cnt = p.cnt0.get(0);
     for (int64_t r = 0; r < n; ++r) {
       const int64_t row = e_.order != nullptr ? e_.order[i * e_.batch + r] : i * e_.batch + r;
-      cnt[r] = rbm_avx512::find_nonzeros_row(e_.x + row * s_.nv + p.j0, p.ncol, idx + r * p.ncol, val + r * p.ncol);
+      cnt[r] = rbm_avx512::find_nonzeros_row(e_.x + row * s_.nv + p.j0, p.ncol, idx + r * p.ncol, val + r * p.ncol,
+                                             e_.check ? &outside : nullptr);
     }
+    if (outside) bad_ = true;
     row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.s0.get(0));
     to_columns(idx, val, cnt, p.ncol, n, p.ncol, p.cstart0.get(0), p.next.get(0), p.cidx0.get(0), p.cval0.get(0));
     if (e_.chain != nullptr) {
@@ -578,11 +604,58 @@ class Epoch {
     const int64_t n = rows_of(i);
     const PhiloxStream stream(e_.seed, counter_of(i) + 2 * static_cast<uint64_t>(st) + 1);
     const bool last = st == e_.k - 1;
-    visible_draw(p, s_, n, e_.b, stream, last && e_.chain != nullptr ? e_.chain : nullptr, *rows_ptr_);
+    visible_draw(p, s_, n, p.bq.get(0), stream, last && e_.chain != nullptr ? e_.chain : nullptr, *rows_ptr_);
     row_sums<false>(p.idxk.get(0), nullptr, p.cntk.get(0), p.ncol, n, p.wt.get(0), s_.nhp, p.sk[st & 1].get(0));
     if (last)
       to_columns(p.idxk.get(0), nullptr, p.cntk.get(0), p.ncol, n, p.ncol, p.cstartk.get(0), p.next.get(0),
                  p.cidxk.get(0), nullptr);
+  }
+
+  // *e.error: the reconstruction error of rows 0 .. probe - 1 of x, nmax rows at a time: the data's
+  // partial sums (parts), the hidden probabilities (rows), the visible probabilities by the GEMM
+  // ph w^T of each part's columns and their squared differences from the data (parts).
+  void probe() {
+    Rows& rows = *rows_ptr_;
+    for (int q = 0; q < nparts_; ++q) parts_[q]->squares = 0.0;
+    for (int64_t r0 = 0; r0 < e_.probe; r0 += s_.nmax) {
+      const int64_t n = std::min(s_.nmax, e_.probe - r0);
+      run_parts(nparts_, [&](int q) {
+        Part& p = *parts_[q];
+        int32_t* idx = p.idx0.get(0);
+        float* val = p.val0.get(0);
+        int32_t* cnt = p.cnt0.get(0);
+        for (int64_t r = 0; r < n; ++r)
+          cnt[r] = rbm_avx512::find_nonzeros_row(e_.x + (r0 + r) * s_.nv + p.j0, p.ncol, idx + r * p.ncol, val + r * p.ncol);
+        row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.s0.get(0));
+      });
+      run_parts(nparts_, [&](int q) {
+        hidden_layer(*parts_[q], s_, s0_.data(), nparts_, first_row(q, n), first_row(q + 1, n), n, rows.ph0.get(0),
+                     nullptr, rows);
+      });
+      run_parts(nparts_, [&](int q) {
+        Part& p = *parts_[q];
+        float* pv = p.crow.get(0);
+        gemm<float>(false, true, n, p.ncol, s_.nhp, 1.0f, rows.ph0.get(0), s_.nhp, p.wt.get(0), s_.nhp, 0.0f, pv,
+                    p.nrow);
+        const float* bq = p.bq.get(0);
+        __m512d sum = _mm512_setzero_pd();
+        for (int64_t r = 0; r < n; ++r) {
+          const float* xr = e_.x + (r0 + r) * s_.nv + p.j0;
+          for (int64_t jl = 0; jl < p.ncol; jl += 16) {
+            const __mmask16 in = lanes(p.ncol - jl);
+            const __m512 pr = sigmoid16(_mm512_add_ps(_mm512_load_ps(pv + r * p.nrow + jl), _mm512_load_ps(bq + jl)));
+            const __m512 d = _mm512_maskz_sub_ps(in, pr, _mm512_maskz_loadu_ps(in, xr + jl));
+            const __m512 d2 = _mm512_mul_ps(d, d);
+            sum = _mm512_add_pd(sum, _mm512_cvtps_pd(_mm512_castps512_ps256(d2)));
+            sum = _mm512_add_pd(sum, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(d2), 1))));
+          }
+        }
+        p.squares += _mm512_reduce_add_pd(sum);
+      });
+    }
+    double total = 0.0;
+    for (int q = 0; q < nparts_; ++q) total += parts_[q]->squares;
+    *e_.error = total / (static_cast<double>(e_.probe) * static_cast<double>(s_.nv));
   }
 
   // Part q's rows of the negative phase's probabilities, and their share of sum(ph0 - phk).
@@ -632,9 +705,8 @@ class Epoch {
       for (int32_t q = cs0[jl]; q < cs0[jl + 1]; ++q) sum += static_cast<double>(cval0[q]);
       for (int32_t q = csk[jl]; q < csk[jl + 1]; ++q) sum -= 1.0;
       const float db = static_cast<float>(sum / static_cast<double>(n));
-      const int64_t j = p.j0 + jl;
-      if (last) e_.gb[j] = db;
-      update_scalar(e_.b[j], e_.momentum != 0.0f ? e_.vb + j : nullptr, db, e_);
+      if (last) e_.gb[p.j0 + jl] = db;
+      update_scalar(p.bq.get(0)[jl], e_.momentum != 0.0f ? p.vbq.get(0) + jl : nullptr, db, e_);
     }
     // dc (the parts' shares added in part order) and c: every part updates its own copy the same way
     float* c = p.c.get(0);
@@ -649,6 +721,8 @@ class Epoch {
   }
 
   const RbmEpoch& e_;
+  std::atomic<bool> bad_{false};
+  std::vector<float> chain_copy_;
   Shape s_{};
   int nparts_ = 1;
   int64_t nbatches_ = 0;
@@ -659,9 +733,9 @@ class Epoch {
 
 }  // namespace
 
-void fit_epoch(const RbmEpoch& e) {
+bool fit_epoch(const RbmEpoch& e) {
   Epoch epoch(e);
-  epoch.run();
+  return epoch.run();
 }
 
 }  // namespace pk::cpu::rbm_amx

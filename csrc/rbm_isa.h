@@ -54,7 +54,8 @@ void sparse_dw(const SparseCols<float>& a, const float* pa, const SparseCols<flo
                int64_t j0, int64_t j1, int64_t nh, int64_t nv, float scale, float* dw, float* scratch);
 
 // The nonzeros of x[0 .. cols) into idx/val (as SparseRows lays out one row); returns their number.
-int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val);
+// With `outside`, sets *outside to true when a value is not in [0, 1] (or NaN), else leaves it.
+int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val, bool* outside = nullptr);
 
 // One row of a layer: p = sigmoid(a + bias) into a (a holds p already without bias); with u, sample[j] = (u[j] < p[j]) and the
 // sample's nonzeros (all 1) appended to idx/val, their number returned.
@@ -95,7 +96,7 @@ void visible_columns(const float* h, int64_t nh, const float* w, int64_t nv, con
                      const SparseRows<float>* vs, int32_t* counts);
 
 // rbm_fit_epoch (rbm.h) on thread-owned layouts of w (rbm_epoch_amx.cpp); available() must hold.
-void fit_epoch(const RbmEpoch& e);
+bool fit_epoch(const RbmEpoch& e);
 
 }  // namespace rbm_amx
 

@@ -131,9 +131,10 @@ py::array& epoch_array(py::array& a, const std::vector<py::ssize_t>& shape, bool
   return a;
 }
 
-void fit_epoch(py::array x, const py::object& order, py::array w, py::array b, py::array c, const py::object& velocity,
-               int64_t batch_size, int64_t k, double lr, double momentum, double weight_decay, uint64_t seed,
-               uint64_t counter, const py::object& chain, const py::object& grads) {
+py::object fit_epoch(py::array x, const py::object& order, py::array w, py::array b, py::array c,
+                     const py::object& velocity, int64_t batch_size, int64_t k, double lr, double momentum,
+                     double weight_decay, uint64_t seed, uint64_t counter, const py::object& chain, const py::object& grads,
+                     bool check, int64_t probe) {
   const char* op = "rbm_fit_epoch";
   if (!pk::cpu::rbm_fit_epoch_supported())
     throw py::value_error("rbm_fit_epoch: this CPU (or the visible path chosen) does not take the fused epoch");
@@ -147,6 +148,7 @@ void fit_epoch(py::array x, const py::object& order, py::array w, py::array b, p
   epoch_array(c, {nh}, true, "c");
   if (batch_size < 1) throw py::value_error("rbm_fit_epoch: argument 'batch_size' must be >= 1");
   if (k < 1) throw py::value_error("rbm_fit_epoch: argument 'k' must be >= 1");
+  if (probe < 0 || probe > rows) throw py::value_error("rbm_fit_epoch: argument 'probe' must be in [0, len(x)]");
   if (!std::isfinite(lr) || !std::isfinite(momentum) || !std::isfinite(weight_decay))
     throw py::value_error("rbm_fit_epoch: lr, momentum and weight_decay must be finite");
   pk::cpu::RbmEpoch e{};
@@ -231,8 +233,18 @@ void fit_epoch(py::array x, const py::object& order, py::array w, py::array b, p
     e.gb = mdata<float>(grad[1]);
     e.gc = mdata<float>(grad[2]);
   }
-  py::gil_scoped_release release;
-  pk::cpu::rbm_fit_epoch(e);
+  e.check = check;
+  e.probe = probe;
+  double error = 0.0;
+  e.error = &error;
+  bool ok;
+  {
+    py::gil_scoped_release release;
+    ok = pk::cpu::rbm_fit_epoch(e);
+  }
+  if (!ok) throw py::value_error("rbm_fit_epoch: argument 'x' must hold values in [0, 1] (binary units or their probabilities)");
+  if (probe == 0) return py::none();
+  return py::float_(error);
 }
 
 py::array philox_uniform(int64_t n, uint64_t seed, uint64_t counter) {
@@ -281,8 +293,9 @@ void bind_rbm(py::module_& m) {
   m.def("rbm_fit_epoch", &fit_epoch, py::arg("x"), py::arg("order"), py::arg("w"), py::arg("b"), py::arg("c"),
         py::kw_only(), py::arg("velocity") = py::none(), py::arg("batch_size"), py::arg("k"), py::arg("lr"),
         py::arg("momentum"), py::arg("weight_decay"), py::arg("seed"), py::arg("counter"),
-        py::arg("chain") = py::none(), py::arg("grads") = py::none(),
-        "One epoch of nn.RBM.fit's mini-batch loop in place (float32; csrc/rbm.h, rbm_fit_epoch).");
+        py::arg("chain") = py::none(), py::arg("grads") = py::none(), py::arg("check") = false, py::arg("probe") = 0,
+        "One epoch of nn.RBM.fit's mini-batch loop in place (float32; csrc/rbm.h, rbm_fit_epoch); returns the "
+        "reconstruction error of x[:probe] after it (None for probe = 0).");
   m.def("philox_uniform", &philox_uniform, py::arg("n"), py::arg("seed"), py::arg("counter") = 0,
         "The first n float32 uniforms of the Philox (seed, counter) stream (same as pykernels.random.uniform).");
 }

@@ -20,18 +20,24 @@ __all__ = ["RBM", "DBN"]
 MAX_ENUMERATED_UNITS = 24
 
 
-def _data(where, x, dtype):
-    """Training data as ``dtype`` (an explicit conversion: the models take any real data in [0, 1])."""
+def _data(where, x, dtype, check_range=True):
+    """Training data as ``dtype`` (an explicit conversion: the models take any real data in [0, 1]);
+    ``check_range=False`` leaves the [0, 1] check to the caller (see _check_range)."""
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiub":
         raise TypeError(f"{where}: x must be a numpy.ndarray of real numbers, got {type(x).__name__}")
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"{where}: x must be 2-D (N >= 1, n_visible), got shape {x.shape}")
     x = x.astype(dtype, copy=False)
+    if check_range:
+        _check_range(where, x)
+    return x
+
+
+def _check_range(where, x):
     # NOTE: two reductions, no temporaries (NaN fails both): 2.2 ms on MNIST-sized data against
-    # 5.2 for the elementwise test, a tenth of a fused RBM epoch.
+    # 5.2 for the elementwise test.
     if not (x.min() >= 0 and x.max() <= 1):
         raise ValueError(f"{where}: x must hold values in [0, 1] (binary units or their probabilities)")
-    return x
 
 
 @register
@@ -58,8 +64,8 @@ class RBM(Module):
     def get_config(self):
         return {"n_visible": self.n_visible, "n_hidden": self.n_hidden, "dtype": str(self.w.data.dtype)}
 
-    def _visible(self, where, v):
-        v = _data(where, v, self.w.data.dtype)
+    def _visible(self, where, v, check_range=True):
+        v = _data(where, v, self.w.data.dtype, check_range)
         if v.shape[1] != self.n_visible:
             raise ValueError(f"{where}: x must have {self.n_visible} visible units per row, got shape {v.shape}")
         return v
@@ -92,7 +98,7 @@ class RBM(Module):
         Returns ``{"reconstruction_error": [per epoch, the mean squared error of the mean-field
         reconstruction of (the first 1024 rows of) x]}``."""
         where = "RBM.fit"
-        x = self._visible(where, x)
+        x = self._visible(where, x, check_range=False)  # checked below (by the fused epoch if it runs)
         epochs = size_arg(where, "epochs", epochs, minimum=0)
         batch_size = size_arg(where, "batch_size", batch_size)
         k = size_arg(where, "k", k)
@@ -102,6 +108,13 @@ class RBM(Module):
             raise ValueError(f"{where}: need lr > 0, 0 <= momentum < 1 and weight_decay >= 0, "
                              f"got lr={lr}, momentum={momentum}, weight_decay={weight_decay}")
         be = _tensor.backend()
+        w, b, c = self.w, self.b, self.c
+        velocity = [np.zeros_like(p.data) for p in (w, b, c)]
+        fused = self._fused_epoch(be, x, velocity)
+        if fused is None or epochs == 0:
+            _check_range(where, x)
+        else:
+            x = np.ascontiguousarray(x)
         order_rng = np.random.default_rng(seed)
         counter = 0
         chain = None
@@ -109,30 +122,35 @@ class RBM(Module):
             start = x[order_rng.permutation(len(x))[: min(batch_size, len(x))]]
             chain = _random.bernoulli(np.ascontiguousarray(start), seed, counter)
             counter += 1
-        w, b, c = self.w, self.b, self.c
-        velocity = [np.zeros_like(p.data) for p in (w, b, c)]
         history = {"reconstruction_error": []}
         bar = _bar(epochs, progress, "RBM")
-        fused = self._fused_epoch(be, x, chain, velocity)
-        fused_x = np.ascontiguousarray(x) if fused is not None else None
         for epoch in range(epochs):
             order = order_rng.permutation(len(x))
+            probe = min(len(x), 1024)
             if fused is not None:
                 # the whole epoch in one native call (float32 on the cpu backend with AVX-512 and
-                # AMX): the same mini-batches, counters, draws and update as _epoch_loop, with
-                # w kept in the kernels' own layouts between mini-batches (csrc/rbm_epoch_amx.cpp)
-                fused(fused_x, order, w.data, b.data, c.data, velocity=tuple(velocity) if momentum else None,
-                      batch_size=batch_size, k=k, lr=lr, momentum=momentum, weight_decay=weight_decay, seed=seed,
-                      counter=counter % 2**64, chain=chain,
-                      grads=(w.grad, b.grad, c.grad) if epoch == epochs - 1 else None)
+                # AMX): the same mini-batches, counters, draws and update as _epoch_loop, with w kept
+                # in the kernels' own layouts between mini-batches (csrc/rbm_epoch_amx.cpp); the
+                # first epoch also checks the data as it reads it (and changes nothing if it fails),
+                # and each returns the reconstruction error below
+                try:
+                    error = fused(x, order, w.data, b.data, c.data, velocity=tuple(velocity) if momentum else None,
+                                  batch_size=batch_size, k=k, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                  seed=seed, counter=counter % 2**64, chain=chain,
+                                  grads=(w.grad, b.grad, c.grad) if epoch == epochs - 1 else None, check=epoch == 0,
+                                  probe=probe)
+                except ValueError:
+                    _check_range(where, x)  # raises the message of the loop's path
+                    raise
                 counter += -(-len(x) // batch_size) * (2 * k + 1)
+                history["reconstruction_error"].append(error)
             else:
                 counter = self._epoch_loop(be, x, order, batch_size, k, lr, momentum, weight_decay, seed, counter,
                                            chain, velocity, last=epoch == epochs - 1)
-            probe = _tensor.contiguous(be, x[: min(len(x), 1024)])
-            rec = be.impl.rbm_visible_probs(be.impl.rbm_hidden_probs(probe, w.data, c.data), w.data, b.data)
-            rec -= probe
-            history["reconstruction_error"].append(float(np.square(rec, out=rec).mean()))
+                rows = _tensor.contiguous(be, x[:probe])
+                rec = be.impl.rbm_visible_probs(be.impl.rbm_hidden_probs(rows, w.data, c.data), w.data, b.data)
+                rec -= rows
+                history["reconstruction_error"].append(float(np.square(rec, out=rec).mean()))
             if bar is not None:
                 bar.update(1)
         if bar is not None:
@@ -169,14 +187,12 @@ class RBM(Module):
                     p.data += d
         return counter
 
-    def _fused_epoch(self, be, x, chain, velocity):
+    def _fused_epoch(self, be, x, velocity):
         """The backend's one-call epoch (``rbm_fit_epoch``) when it takes these arrays, else None."""
         fused = getattr(be.impl, "rbm_fit_epoch", None)
         if fused is None or not be.impl.rbm_fit_epoch_supported():
             return None
         arrays = [self.w.data, self.b.data, self.c.data, self.w.grad, self.b.grad, self.c.grad, *velocity]
-        if chain is not None:
-            arrays.append(chain)
         if x.dtype != np.float32 or not all(isinstance(a, np.ndarray) and a.dtype == np.float32 and a.flags.c_contiguous
                                             and a.flags.writeable for a in arrays):
             return None
