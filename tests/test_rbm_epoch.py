@@ -1,0 +1,227 @@
+"""The fused RBM training epoch (pykernels._cpu.rbm_fit_epoch, float32 with AVX-512 and AMX), which
+nn.RBM.fit takes on the cpu backend: against the loop of rbm_cd calls it replaces (same draws, the
+same update arithmetic), against the reference through the numpy backend, its data check, its
+argument errors, threads."""
+import numpy as np
+import pytest
+
+import pykernels
+from helpers import concurrently, cpu_setting
+from pykernels import nn
+
+cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+pytestmark = pytest.mark.skipif(not cpu.rbm_fit_epoch_supported(),
+                                reason="the fused epoch needs AVX-512 and AMX-BF16 (the loop of rbm_cd calls runs)")
+
+
+def layer(nv, nh, seed=0, scale=0.05):
+    rng = np.random.default_rng(seed)
+    return ((rng.standard_normal((nh, nv)) * scale).astype(np.float32), (rng.standard_normal(nv) * 0.1).astype(np.float32),
+            (rng.standard_normal(nh) * 0.1).astype(np.float32))
+
+
+def data(n, nv, seed=1, density=0.2, binary=True):
+    rng = np.random.default_rng(seed)
+    # pixels with their own probabilities (some always off), as in binarised images
+    p = rng.random(nv) * 2 * density
+    x = rng.random((n, nv)) < p if binary else rng.random((n, nv)) * (rng.random((n, nv)) < p)
+    return x.astype(np.float32)
+
+
+def fit(x, nh, *, fused, epochs=2, seed=0, **kwargs):
+    """nn.RBM.fit from fixed initial weights, on the fused epoch or on the loop of rbm_cd calls (the
+    'exact' visible path, whose draws are the fused epoch's, turns the fused epoch off)."""
+    calls = []
+    fused_epoch = cpu.rbm_fit_epoch
+
+    def spy(*args, **kw):
+        calls.append(kw["counter"])
+        return fused_epoch(*args, **kw)
+
+    def run():
+        rbm = nn.RBM(x.shape[1], nh, seed=0)
+        rbm.w.data[...], rbm.b.data[...], rbm.c.data[...] = layer(x.shape[1], nh, seed)
+        history = rbm.fit(x, epochs, seed=seed, **kwargs)
+        return rbm, history
+
+    with pytest.MonkeyPatch.context() as mp, pykernels.use_backend("cpu"):
+        mp.setattr(cpu, "rbm_fit_epoch", spy)
+        if fused:
+            result = run()
+            assert len(calls) == epochs
+        else:
+            with cpu_setting("rbm_visible_path", "set_rbm_visible_path", "exact"):
+                assert not cpu.rbm_fit_epoch_supported()
+                result = run()
+            assert not calls
+    return result
+
+
+def assert_same_training(a, b, *, atol=1e-5):
+    (ra, ha), (rb, hb) = a, b
+    for name in ("w", "b", "c"):
+        pa, pb = getattr(ra, name), getattr(rb, name)
+        np.testing.assert_allclose(pa.data, pb.data, rtol=0, atol=atol, err_msg=name)
+        np.testing.assert_allclose(pa.grad, pb.grad, rtol=0, atol=atol, err_msg=f"{name}.grad")
+    np.testing.assert_allclose(ha["reconstruction_error"], hb["reconstruction_error"], rtol=1e-5)
+
+
+# (N, n_visible, n_hidden, batch): MNIST-sized columns; odd sizes (a partial tile of 16 visible
+# units, hidden units not a multiple of 32, a short last mini-batch); a batch past 128 rows (two
+# words of the bitmaps) and one of a single row
+CASES = [(300, 784, 64, 100), (130, 70, 17, 32), (150, 40, 40, 150), (9, 33, 5, 1)]
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("k, persistent", [(1, False), (2, False), (1, True), (3, True)])
+def test_fused_epoch_matches_the_loop(case, k, persistent):
+    """Same mini-batches, counters and draws as the loop of rbm_cd calls; the statistics differ
+    only in the order of their sums (so the weights agree to float rounding)."""
+    n, nv, nh, batch = case
+    x = data(n, nv)
+    kw = dict(batch_size=batch, k=k, persistent=persistent, lr=0.05, momentum=0.5, weight_decay=1e-3)
+    assert_same_training(fit(x, nh, fused=True, **kw), fit(x, nh, fused=False, **kw))
+
+
+@pytest.mark.parametrize("momentum, weight_decay", [(0.0, 0.0), (0.9, 0.0), (0.0, 0.01)])
+def test_fused_epoch_update_options(momentum, weight_decay):
+    x = data(200, 100)
+    kw = dict(batch_size=50, lr=0.1, momentum=momentum, weight_decay=weight_decay)
+    assert_same_training(fit(x, 48, fused=True, **kw), fit(x, 48, fused=False, **kw))
+
+
+def test_fused_epoch_probabilities_as_data():
+    """Data that are probabilities (the column lists, not the bitmaps of binary data)."""
+    x = data(120, 90, binary=False)
+    assert np.any((x > 0) & (x < 1))
+    kw = dict(batch_size=40, k=1, lr=0.05)
+    assert_same_training(fit(x, 24, fused=True, **kw), fit(x, 24, fused=False, **kw))
+
+
+def test_fused_epoch_against_the_reference():
+    """The numpy backend (the reference's rbm_cd in the same loop) as the oracle: the same chains
+    and weights up to float rounding after three epochs."""
+    x = data(200, 64)
+    kw = dict(batch_size=50, k=1, persistent=True, lr=0.05, momentum=0.5)
+    got = fit(x, 32, fused=True, epochs=3, **kw)
+    with pykernels.use_backend("numpy"):
+        rbm = nn.RBM(64, 32, seed=0)
+        rbm.w.data[...], rbm.b.data[...], rbm.c.data[...] = layer(64, 32)
+        want = rbm, rbm.fit(x, 3, seed=0, **kw)
+    assert_same_training(got, want)
+
+
+def test_fused_epoch_learns():
+    """Reconstruction error falls on structured data (two prototypes and noise)."""
+    rng = np.random.default_rng(3)
+    protos = rng.random((2, 100)) < 0.3
+    x = protos[rng.integers(0, 2, 400)] ^ (rng.random((400, 100)) < 0.03)
+    x = x.astype(np.float32)
+    w, b, c = layer(100, 16)
+    initial = np.mean((pykernels.rbm_visible_probs(pykernels.rbm_hidden_probs(x, w, c), w, b) - x) ** 2)
+    rbm, history = fit(x, 16, fused=True, epochs=10, batch_size=20, lr=0.1)
+    errors = history["reconstruction_error"]
+    assert errors[-1] < errors[0] < initial and errors[-1] < 0.2 * initial
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.25, np.nan])
+@pytest.mark.parametrize("persistent", [False, True])
+def test_fused_epoch_checks_the_data_and_changes_nothing(bad, persistent):
+    """A value outside [0, 1] in a late mini-batch: ValueError naming x, and the parameters as they
+    were (the fused epoch checks the data as it reads it, after some mini-batches ran)."""
+    x = data(300, 50)
+    x[257, 7] = bad
+    rbm = nn.RBM(50, 20, seed=0)
+    before = [p.data.copy() for p in rbm.parameters()]
+    with pykernels.use_backend("cpu"), pytest.raises(ValueError, match=r"RBM.fit: x must hold values in \[0, 1\]"):
+        rbm.fit(x, 1, 10, persistent=persistent, seed=0)
+    for p, b in zip(rbm.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+    # the compiled epoch itself, with a chain: the chain and every array as they were
+    w, b, c = layer(50, 20)
+    arrays = [w, b, c] + [np.zeros_like(a) for a in (w, b, c)]
+    chain = data(10, 50, seed=9)
+    saved = [a.copy() for a in arrays + [chain]]
+    with pytest.raises(ValueError, match="rbm_fit_epoch: argument 'x'"):
+        cpu.rbm_fit_epoch(x, np.arange(300), w, b, c, velocity=tuple(arrays[3:]), batch_size=10, k=1, lr=0.1,
+                          momentum=0.5, weight_decay=0.0, seed=0, counter=0, chain=chain, check=True)
+    for a, s in zip(arrays + [chain], saved):
+        np.testing.assert_array_equal(a, s)
+
+
+def epoch_args(n=60, nv=40, nh=20):
+    w, b, c = layer(nv, nh)
+    return dict(x=data(n, nv), order=np.arange(n), w=w, b=b, c=c, velocity=None, batch_size=16, k=1, lr=0.1,
+                momentum=0.0, weight_decay=0.0, seed=0, counter=0)
+
+
+@pytest.mark.parametrize("name, value, exc, match", [
+    ("x", np.zeros((60, 40)), TypeError, "'x' must be float32"),
+    ("x", np.zeros((60, 41), np.float32), ValueError, "'x' must have shape"),
+    ("x", np.zeros((40, 60), np.float32).T, ValueError, "'x' must be C-contiguous"),
+    ("w", np.zeros((20, 40)), TypeError, "'w' must be float32"),
+    ("b", np.zeros(41, np.float32), ValueError, "'b' must have shape"),
+    ("order", np.arange(60, dtype=np.int32), TypeError, "'order' must be a C-contiguous, aligned int64"),
+    ("order", np.arange(1, 61), ValueError, "'order' must index the rows"),
+    ("order", np.arange(59), ValueError, "'order' must have shape"),
+    ("batch_size", 0, ValueError, "'batch_size' must be >= 1"),
+    ("k", 0, ValueError, "'k' must be >= 1"),
+    ("lr", np.inf, ValueError, "must be finite"),
+    ("momentum", 0.5, ValueError, "momentum needs argument 'velocity'"),
+    ("probe", 61, ValueError, "'probe' must be in"),
+    ("chain", np.zeros((15, 40), np.float32), ValueError, "'chain' must have shape"),
+    ("grads", (np.zeros((20, 40), np.float32),), ValueError, "'grads' must be"),
+])
+def test_fused_epoch_argument_errors(name, value, exc, match):
+    args = epoch_args()
+    args[name] = value
+    before = args["w"].copy()
+    with pytest.raises(exc, match=match):
+        cpu.rbm_fit_epoch(**args)
+    np.testing.assert_array_equal(args["w"], before)
+
+
+def test_fused_epoch_rejects_shared_and_read_only_arrays():
+    args = epoch_args()
+    args.update(momentum=0.5, velocity=(args["w"], np.zeros(40, np.float32), np.zeros(20, np.float32)))
+    with pytest.raises(ValueError, match="'velocity\\[0\\]' and 'w' share memory"):
+        cpu.rbm_fit_epoch(**args)
+    args = epoch_args()
+    args["chain"] = args["x"][:16]
+    with pytest.raises(ValueError, match="'chain' and 'x' share memory"):
+        cpu.rbm_fit_epoch(**args)
+    args = epoch_args()
+    args["w"].flags.writeable = False
+    with pytest.raises(ValueError, match="'w' must be writeable"):
+        cpu.rbm_fit_epoch(**args)
+
+
+def test_fused_epoch_probe_and_empty_data():
+    args = epoch_args()
+    assert cpu.rbm_fit_epoch(**args) is None
+    args = epoch_args()
+    w, b, c = args["w"].copy(), args["b"], args["c"]
+    error = cpu.rbm_fit_epoch(**dict(args, probe=60))
+    rec = pykernels.rbm_visible_probs(pykernels.rbm_hidden_probs(args["x"], args["w"], c), args["w"], b)
+    np.testing.assert_allclose(error, np.mean((rec.astype(np.float64) - args["x"]) ** 2), rtol=1e-5)
+    assert not np.array_equal(w, args["w"])
+    empty = dict(epoch_args(), x=np.zeros((0, 40), np.float32), order=np.zeros(0, np.int64))
+    w = empty["w"].copy()
+    assert cpu.rbm_fit_epoch(**empty) is None
+    np.testing.assert_array_equal(empty["w"], w)
+
+
+def test_fused_epoch_threads_share_nothing():
+    """Concurrent epochs on their own arrays (each calling thread keeps its own layouts) give what
+    they give one at a time."""
+    def run(seed):
+        args = epoch_args(n=80, nv=100, nh=40)
+        args["seed"] = seed
+        cpu.rbm_fit_epoch(**args)
+        return args["w"]
+
+    alone = {seed: run(seed) for seed in range(4)}
+    together = {}
+    concurrently(lambda seed: together.__setitem__(seed, run(seed)), [(seed,) for seed in range(4)])
+    for seed in range(4):
+        np.testing.assert_array_equal(together[seed], alone[seed])
