@@ -45,6 +45,10 @@ namespace {
 
 constexpr uint16_t kBf16One = 0x3f80;
 
+// Rows per block of the reconstruction probe (its GEMMs run better on taller blocks than the
+// mini-batches).
+constexpr int64_t kProbeRows = 512;
+
 // Sizes shared by the parts.
 struct Shape {
   int64_t nv, nh;
@@ -74,7 +78,10 @@ struct Part {
   AlignedBuffer<uint64_t> mask0, maskk;
   // the part's rows' share of sum(ph0 - phk) over the rows (dc)
   AlignedBuffer<double> dsum;
-  // its columns' share of the reconstruction's squared error
+  // the reconstruction probe's blocks of rows: row lists, partial sums, visible pre-activations,
+  // its columns' share of the squared error
+  AlignedBuffer<int32_t> pidx, pcnt;
+  AlignedBuffer<float> pval, psum, pvis;
   double squares = 0.0;
 };
 
@@ -83,6 +90,7 @@ struct Part {
 // nh and past the batch up to the next tile of 16 rows) and as row lists (hidx, hcnt).
 struct Rows {
   AlignedBuffer<float> ph0, phk, d;  // d = ph0 - phk
+  AlignedBuffer<float> pph;  // the reconstruction probe's block of hidden rows
   AlignedBuffer<uint16_t> ha;
   AlignedBuffer<int32_t> hidx, hcnt;
 };
@@ -554,6 +562,8 @@ class Epoch {
     rows.hcnt.get(s_.nmax);
     rows_ptr_ = &rows;
     if (e.check && e.chain != nullptr) chain_copy_.assign(e.chain, e.chain + s_.nmax * e.nv);
+    probe_rows_ = std::min(e.probe, kProbeRows);
+    if (e.probe > 0) rows.pph.get(probe_rows_ * s_.nhp);
     for (int q = 0; q < nparts_; ++q) {
       Part& p = *cache[q];
       const int64_t t0 = nt * q / nparts_, t1 = nt * (q + 1) / nparts_;
@@ -566,6 +576,13 @@ class Epoch {
       sc_.push_back(e.chain != nullptr ? p.sc.get(0) : nullptr);
       sk_[0].push_back(p.sk[0].get(0));
       sk_[1].push_back(p.sk[1].get(0));
+      if (e.probe > 0) {
+        p.pidx.get(probe_rows_ * p.ncol);
+        p.pval.get(probe_rows_ * p.ncol);
+        p.pcnt.get(probe_rows_);
+        p.pvis.get(probe_rows_ * p.nrow);
+        ps_.push_back(p.psum.get(probe_rows_ * s_.nhp));
+      }
     }
   }
 
@@ -683,25 +700,25 @@ class Epoch {
   void probe() {
     Rows& rows = *rows_ptr_;
     for (int q = 0; q < nparts_; ++q) parts_[q]->squares = 0.0;
-    for (int64_t r0 = 0; r0 < e_.probe; r0 += s_.nmax) {
-      const int64_t n = std::min(s_.nmax, e_.probe - r0);
+    for (int64_t r0 = 0; r0 < e_.probe; r0 += probe_rows_) {
+      const int64_t n = std::min(probe_rows_, e_.probe - r0);
       run_parts(nparts_, [&](int q) {
         Part& p = *parts_[q];
-        int32_t* idx = p.idx0.get(0);
-        float* val = p.val0.get(0);
-        int32_t* cnt = p.cnt0.get(0);
+        int32_t* idx = p.pidx.get(0);
+        float* val = p.pval.get(0);
+        int32_t* cnt = p.pcnt.get(0);
         for (int64_t r = 0; r < n; ++r)
           cnt[r] = rbm_avx512::find_nonzeros_row(e_.x + (r0 + r) * s_.nv + p.j0, p.ncol, idx + r * p.ncol, val + r * p.ncol);
-        row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.s0.get(0));
+        row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.psum.get(0));
       });
       run_parts(nparts_, [&](int q) {
-        hidden_layer(*parts_[q], s_, s0_.data(), nparts_, first_row(q, n), first_row(q + 1, n), n, rows.ph0.get(0),
+        hidden_layer(*parts_[q], s_, ps_.data(), nparts_, first_row(q, n), first_row(q + 1, n), n, rows.pph.get(0),
                      nullptr, rows);
       });
       run_parts(nparts_, [&](int q) {
         Part& p = *parts_[q];
-        float* pv = p.crow.get(0);
-        gemm<float>(false, true, n, p.ncol, s_.nhp, 1.0f, rows.ph0.get(0), s_.nhp, p.wt.get(0), s_.nhp, 0.0f, pv,
+        float* pv = p.pvis.get(0);
+        gemm<float>(false, true, n, p.ncol, s_.nhp, 1.0f, rows.pph.get(0), s_.nhp, p.wt.get(0), s_.nhp, 0.0f, pv,
                     p.nrow);
         const float* bq = p.bq.get(0);
         __m512d sum = _mm512_setzero_pd();
@@ -804,7 +821,8 @@ class Epoch {
   int64_t nbatches_ = 0;
   std::vector<Part*> parts_;
   Rows* rows_ptr_ = nullptr;
-  std::vector<const float*> s0_, sc_, sk_[2];
+  std::vector<const float*> s0_, sc_, sk_[2], ps_;
+  int64_t probe_rows_ = 0;
 };
 
 }  // namespace
