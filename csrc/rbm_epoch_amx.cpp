@@ -269,18 +269,38 @@ void allocate(Part& p, const Shape& s, bool momentum, bool chain) {
   p.dsum.get(s.nhp);
 }
 
-// The part's layouts and its copies of c and vc from the caller's arrays.
-void load(Part& p, const Shape& s, const RbmEpoch& e) {
-  float* wt = p.wt.get(0);
-  float* vt = e.momentum != 0.0f ? p.vt.get(0) : nullptr;
-  std::fill(wt, wt + p.nrow * s.nhp, 0.0f);
-  if (vt != nullptr) std::fill(vt, vt + p.nrow * s.nhp, 0.0f);
-  for (int64_t h = 0; h < s.nh; ++h) {
-    for (int64_t jl = 0; jl < p.ncol; ++jl) {
-      wt[jl * s.nhp + h] = e.w[h * s.nv + p.j0 + jl];
-      if (vt != nullptr) vt[jl * s.nhp + h] = e.vw[h * s.nv + p.j0 + jl];
+// Columns j0 .. j0 + ncol - 1 of m (nh x nv, row-major) into t (nrow x nhp: row jl holds column
+// j0 + jl), zero past nh and past ncol; 16 x 16 blocks at a time.
+void transpose_in(const float* m, const Shape& s, const Part& p, float* t) {
+  for (int64_t jl = 0; jl < p.nrow; jl += 16) {
+    const __mmask16 in = lanes(p.ncol - jl);
+    for (int64_t h = 0; h < s.nhp; h += 16) {
+      __m512 x[16];
+      for (int i = 0; i < 16; ++i)
+        x[i] = h + i < s.nh ? _mm512_maskz_loadu_ps(in, m + (h + i) * s.nv + p.j0 + jl) : _mm512_setzero_ps();
+      transpose16(x);
+      for (int i = 0; i < 16; ++i) _mm512_store_ps(t + (jl + i) * s.nhp + h, x[i]);
     }
   }
+}
+
+// The inverse of transpose_in: t's rows back into columns j0 .. j0 + ncol - 1 of m.
+void transpose_out(const float* t, const Shape& s, const Part& p, float* m) {
+  for (int64_t jl = 0; jl < p.nrow; jl += 16) {
+    const __mmask16 in = lanes(p.ncol - jl);
+    for (int64_t h = 0; h < s.nhp; h += 16) {
+      __m512 x[16];
+      for (int i = 0; i < 16; ++i) x[i] = _mm512_load_ps(t + (jl + i) * s.nhp + h);
+      transpose16(x);
+      for (int i = 0; i < 16 && h + i < s.nh; ++i) _mm512_mask_storeu_ps(m + (h + i) * s.nv + p.j0 + jl, in, x[i]);
+    }
+  }
+}
+
+// The part's layouts and its copies of c and vc from the caller's arrays.
+void load(Part& p, const Shape& s, const RbmEpoch& e) {
+  transpose_in(e.w, s, p, p.wt.get(0));
+  if (e.momentum != 0.0f) transpose_in(e.vw, s, p, p.vt.get(0));
   for (int64_t jl = 0; jl < p.nrow; ++jl) bound_row(p, s, jl);
   float* c = p.c.get(0);
   float* vc = p.vc.get(0);
@@ -296,14 +316,8 @@ void load(Part& p, const Shape& s, const RbmEpoch& e) {
 
 // w and vw of the part's columns (and, for part 0, c and vc) back into the caller's arrays.
 void store(Part& p, const Shape& s, const RbmEpoch& e, bool first) {
-  const float* wt = p.wt.get(0);
-  const float* vt = e.momentum != 0.0f ? p.vt.get(0) : nullptr;
-  for (int64_t h = 0; h < s.nh; ++h) {
-    for (int64_t jl = 0; jl < p.ncol; ++jl) {
-      e.w[h * s.nv + p.j0 + jl] = wt[jl * s.nhp + h];
-      if (vt != nullptr) e.vw[h * s.nv + p.j0 + jl] = vt[jl * s.nhp + h];
-    }
-  }
+  transpose_out(p.wt.get(0), s, p, e.w);
+  if (e.momentum != 0.0f) transpose_out(p.vt.get(0), s, p, e.vw);
   std::copy(p.bq.get(0), p.bq.get(0) + p.ncol, e.b + p.j0);
   if (e.momentum != 0.0f) std::copy(p.vbq.get(0), p.vbq.get(0) + p.ncol, e.vb + p.j0);
   if (first) {
