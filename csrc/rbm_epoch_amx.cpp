@@ -249,7 +249,7 @@ void allocate(Part& p, const Shape& s, bool momentum, bool chain) {
   p.crow.get(16 * s.nrt * p.nrow);
   p.units.get((std::max(s.nmax * s.nh, p.ncol) + 8 + 63) / 64 * 64 + 64);
   p.sample.get(p.nrow);
-  p.grad.get(s.nhp);
+  p.grad.get(p.nrow * s.nhp);
   p.idx0.get(lists);
   p.val0.get(lists);
   p.cnt0.get(s.nmax);
@@ -510,7 +510,7 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
   }
 }
 
-// dw of the part's columns (0 past nh) into grad (one column), then the update of that column of w
+// dw of the part's columns (0 past nh; into grad for the last mini-batch), then the update of that column of w
 // (and vw) and the sum of its |w|.  dw's sums: binary data, from the bitmaps: the rows on in both
 // the data and the sample add ph0 - phk (rows.d, one load where the column lists take two: a
 // fifth fewer loads once the reconstructions resemble the data), the others ph0 or -phk; else
@@ -538,7 +538,7 @@ void update_block(Part& p, const Shape& s, const RbmEpoch& e, Rows& rows, int64_
   const __m512 decay = _mm512_set1_ps(e.weight_decay);
   for (int i = 0; i < NV; ++i) {
     __m512 g = _mm512_mul_ps(acc[i], scale);
-    if (last) _mm512_store_ps(p.grad.get(0) + h0 + 16 * i, g);
+    if (last) _mm512_store_ps(p.grad.get(0) + jl * s.nhp + h0 + 16 * i, g);
     __m512 x = _mm512_load_ps(w + 16 * i);
     if (e.weight_decay != 0.0f) g = _mm512_sub_ps(g, _mm512_mul_ps(decay, x));
     const __m512 d = _mm512_mul_ps(g, lr);
@@ -810,9 +810,8 @@ class Epoch {
         }
       }
       p.bound.get(0)[jl] = column_bound(hsum(colsum), s_.nh);
-      if (last)
-        for (int64_t h = 0; h < s_.nh; ++h) e_.gw[h * s_.nv + p.j0 + jl] = p.grad.get(0)[h];
     }
+    if (last) transpose_out(p.grad.get(0), s_, p, e_.gw);
     // db and b of the part's columns
     const int32_t* cs0 = p.cstart0.get(0);
     const int32_t* csk = p.cstartk.get(0);
