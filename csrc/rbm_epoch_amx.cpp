@@ -778,15 +778,21 @@ class Epoch {
     const float* ph0 = rows.ph0.get(0);
     float* phk = rows.phk.get(0);
     hidden_layer(p, s_, sk_[(e_.k - 1) & 1].data(), nparts_, r0, r1, n, phk, nullptr, rows);
+    // d = ph0 - phk and, in double, its column sums over these rows (row by row), in one pass
     float* d = rows.d.get(0);
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t h = 0; h < s_.nhp; h += 16)
-        _mm512_store_ps(d + r * s_.nhp + h, _mm512_sub_ps(_mm512_load_ps(ph0 + r * s_.nhp + h), _mm512_load_ps(phk + r * s_.nhp + h)));
     double* dsum = p.dsum.get(0);
-    std::fill(dsum, dsum + s_.nh, 0.0);
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t h = 0; h < s_.nh; ++h)
-        dsum[h] += static_cast<double>(ph0[r * s_.nhp + h]) - static_cast<double>(phk[r * s_.nhp + h]);
+    std::fill(dsum, dsum + s_.nhp, 0.0);
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t h = 0; h < s_.nhp; h += 16) {
+        const __m512 a = _mm512_load_ps(ph0 + r * s_.nhp + h), b = _mm512_load_ps(phk + r * s_.nhp + h);
+        _mm512_store_ps(d + r * s_.nhp + h, _mm512_sub_ps(a, b));
+        const __m512d lo = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)), _mm512_cvtps_pd(_mm512_castps512_ps256(b)));
+        const __m512d hi = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))),
+                                         _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(b), 1))));
+        _mm512_store_pd(dsum + h, _mm512_add_pd(_mm512_load_pd(dsum + h), lo));
+        _mm512_store_pd(dsum + h + 8, _mm512_add_pd(_mm512_load_pd(dsum + h + 8), hi));
+      }
+    }
   }
 
   // The statistics and the update of mini-batch i over the part's columns (and its copy of c).
