@@ -521,7 +521,7 @@ bool set_rbm_visible_path(RbmVisiblePath path) {
 }
 
 bool rbm_fit_epoch_supported() {
-  return active_isa() == Isa::kAvx512 && rbm_visible_path() == RbmVisiblePath::kAmx && rbm_amx::available();
+  return active_isa() == Isa::kAvx512 && rbm_visible_path() == RbmVisiblePath::kAmx && rbm_amx::bf16_available();
 }
 
 bool rbm_fit_epoch(const RbmEpoch& e) { return rbm_amx::fit_epoch(e); }

@@ -39,6 +39,19 @@ inline __m512 exact_chunk(const float* w, int64_t nv, const int32_t* idx, int32_
 
 }  // namespace
 
+bool bf16_available() {
+#if defined(__linux__) && defined(__x86_64__) && !defined(PK_NO_AMX)
+  static const bool ok = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) == 0) return false;
+    return available() && ((a >> 5) & 1u) != 0;
+  }();
+  return ok;
+#else
+  return false;
+#endif
+}
+
 bool available() {
 #if defined(__linux__) && defined(__x86_64__) && !defined(PK_NO_AMX)
   static const bool ok = [] {

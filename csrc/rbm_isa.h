@@ -71,6 +71,9 @@ namespace rbm_amx {
 // Whether the CPU has AMX-BF16 and the kernel granted this process the tile state (asked once).
 bool available();
 
+// available() and the CPU has AVX512-BF16 (vcvtne2ps2bf16: the fused epoch's bf16 splits).
+bool bf16_available();
+
 // uint16 count of pack()'s output for w (nh, nv).
 int64_t packed_size(int64_t nh, int64_t nv);
 

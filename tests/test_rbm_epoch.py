@@ -225,3 +225,28 @@ def test_fused_epoch_threads_share_nothing():
     concurrently(lambda seed: together.__setitem__(seed, run(seed)), [(seed,) for seed in range(4)])
     for seed in range(4):
         np.testing.assert_array_equal(together[seed], alone[seed])
+
+
+def test_fused_epoch_extreme_weights():
+    """Subnormal weights (flushed by the bf16 split; the error bound covers them) and a column whose
+    weights are beyond the bound (every draw of that unit from the exact sum): the loop's draws."""
+    x = data(160, 48)
+    w, b, c = layer(48, 40)
+    w[:, 3] = np.float32(1e-40)
+    w[::2, 5] = np.float32(3e-39)
+    w[:, 7] = np.float32(1e29) * np.sign(w[:, 7])
+    runs = []
+    for fused in (True, False):
+        def run():
+            rbm = nn.RBM(48, 40, seed=0)
+            rbm.w.data[...], rbm.b.data[...], rbm.c.data[...] = w, b, c
+            return rbm, rbm.fit(x, 1, 16, seed=4, lr=1e-3, momentum=0.0)
+        with pykernels.use_backend("cpu"):
+            if fused:
+                runs.append(run())
+            else:
+                with cpu_setting("rbm_visible_path", "set_rbm_visible_path", "exact"):
+                    runs.append(run())
+    (fast, _), (loop, _) = runs
+    np.testing.assert_array_equal(fast.b.data, loop.b.data)  # the same visible draws
+    np.testing.assert_allclose(fast.w.data, loop.w.data, rtol=1e-6, atol=1e-6)
