@@ -1,35 +1,36 @@
-// rbm_fit_epoch (rbm.h): a whole epoch of CD-k training in one call, float32, AVX-512 + AMX-BF16.
+// rbm_fit_epoch (rbm.h): a whole epoch of CD-k training in one call, float32, AVX-512 + AMX-BF16
+// (and AVX512-BF16 for the bf16 splits).
 //
 // Why one call: a loop of rbm_cd calls spends most of its time moving w around.  Each call
 // transposes w for the sparse hidden sums, packs it for the tile product, copies it so that the
 // caller's update does not wait for lines held by the other core, and the caller's update reads
 // and writes it again.  Here each part (one per thread) owns a range of visible columns of w for
 // the whole epoch, in the layouts its products read, and updates them in place:
-//   wt  (columns x hidden, fp32): w^T, the sparse hidden sums (a visible unit on selects its row)
-//       and the exact recomputation of open draws;
-//   (the visible draw's tile product is C^T = w^T h^T: its A operand, rows of wt split into bf16
-//   parts hi + lo, is made one column tile at a time just before its product (kept for all
-//   columns it would take another 400 KB of L2 per part on MNIST-sized layers); its B operand,
-//   the hidden sample in the tile layout, is the 16 x 16 word transposes of the sample's bf16 rows);
-//   bound (columns): the error bound of that product (rbm_amx_common.h).
-// Per mini-batch, a part sums the hidden pre-activations over its columns only (partial sums);
-// after a barrier every part adds all parts' partial sums (in part order, so every part gets the
-// same bits) into its own copy of the hidden probabilities, draws the hidden units, draws its
-// visible columns, and later computes dw, db of its columns and its own copy of dc and c.  What
-// crosses between cores per step is the partial sums (batch x hidden floats per part).
+//   wt (columns x hidden, fp32): w^T, for the sparse hidden sums (a visible unit on selects its
+//       row), the exact recomputation of open draws and the update;
+//   bound (columns): the error bound of the visible draw's tile product (rbm_amx_common.h).
+// The tile product is C^T = w^T h^T: its A operand, rows of wt split into bf16 parts hi + lo, is
+// made one column tile at a time just before its product (kept for all columns it would take
+// another 400 KB of L2 per part on MNIST-sized layers); its B operand, the hidden sample in the tile
+// layout, is the 16 x 16 word transposes of the sample's bf16 rows.
 //
-// Regions (run_parts, one part per thread; the same parts in order on one thread when the cores
-// are oversubscribed, with the same bits): per mini-batch, one per Gibbs step (hidden draw,
-// visible draw, partial sums of the sample), then one that finishes the statistics and the update
-// and starts the next mini-batch (its data's nonzeros and partial sums).  The partial sums of the
+// Per mini-batch (regions of run_parts, one part per thread; the same parts in order on one thread
+// when the cores are oversubscribed, with the same bits):
+//   per Gibbs step: the hidden rows (each part a range of rows: the parts' partial sums added in
+//     part order, sigmoid, draw) - then the visible columns (each part its columns: tile product,
+//     draws, and the partial hidden sums of the sample over its columns);
+//   the negative phase's hidden rows (each part a range of rows) and their share of dc;
+//   the statistics and the update of each part's columns (and every part's own copy of c, updated
+//     the same way), with the next mini-batch's start: its data's nonzeros and partial sums.
+// What crosses between cores is the partial sums and the hidden rows.  The partial sums of the
 // chain's steps alternate between two buffers, so that a part writing the next step's sums never
 // overwrites sums another part still reads.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
-#include <atomic>
 #include <memory>
 #include <vector>
 
