@@ -337,12 +337,12 @@ void hidden_layer(Part& p, const Shape& s, const float* const* sums, int parts, 
   uint16_t* ha = rows.ha.get(0);
   int32_t* hidx = rows.hidx.get(0);
   int32_t* hcnt = rows.hcnt.get(0);
-  const float* u = nullptr;  // u[r * nh + h]: the uniform of unit (r, h)
+  const float* u = nullptr;  // u[(r - r0) * nh + h]: the uniform of unit (r, h)
   if (stream != nullptr && r1 > r0) {
     const uint64_t first = static_cast<uint64_t>(r0 * s.nh), block0 = first >> 2;
     const uint64_t end = static_cast<uint64_t>(r1 * s.nh);
     rbm_avx512::philox_units(*stream, block0, static_cast<int64_t>(((end + 3) >> 2) - block0), p.units.get(0));
-    u = p.units.get(0) + (first & 3) - static_cast<int64_t>(first);
+    u = p.units.get(0) + (first & 3);
   }
   const __m256i one = _mm256_set1_epi16(static_cast<int16_t>(kBf16One));
   for (int64_t r = r0; r < r1; ++r) {
@@ -355,7 +355,7 @@ void hidden_layer(Part& p, const Shape& s, const float* const* sums, int parts, 
       const __m512 pr = _mm512_maskz_mov_ps(in, sigmoid16(_mm512_add_ps(x, _mm512_load_ps(c + h))));
       _mm512_store_ps(ph + r * s.nhp + h, pr);
       if (u != nullptr) {
-        const __mmask16 on = _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, u + r * s.nh + h), pr, _CMP_LT_OQ);
+        const __mmask16 on = _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, u + (r - r0) * s.nh + h), pr, _CMP_LT_OQ);
         _mm256_store_si256(reinterpret_cast<__m256i*>(ha + r * s.nhp + h), _mm256_maskz_mov_epi16(on, one));
         _mm512_mask_storeu_epi32(hidx + r * s.nhp + count, first_lanes(__builtin_popcount(on)), _mm512_maskz_compress_epi32(on, index));
         count += __builtin_popcount(on);
