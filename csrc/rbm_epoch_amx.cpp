@@ -631,14 +631,17 @@ class Epoch {
       });
       for (int64_t i = 0; i < nbatches_ && !bad_; ++i) {
         for (int64_t st = 0; st < e_.k; ++st) {
-          run_parts(nparts_, [&](int q) { hidden(*parts_[q], q, i, st); });
-          run_parts(nparts_, [&](int q) { visible(*parts_[q], i, st); });
+          run_parts(nparts_, [&](int q) { hidden(*parts_[q], q, i, st); }, true, &window_);
+          run_parts(nparts_, [&](int q) { visible(*parts_[q], i, st); }, true, &window_);
         }
-        run_parts(nparts_, [&](int q) { negative(*parts_[q], q, i); });
-        run_parts(nparts_, [&](int q) {
-          finish(*parts_[q], i, q == 0);
-          if (i + 1 < nbatches_) start(*parts_[q], i + 1);
-        });
+        run_parts(nparts_, [&](int q) { negative(*parts_[q], q, i); }, true, &window_);
+        run_parts(
+            nparts_,
+            [&](int q) {
+              finish(*parts_[q], i, q == 0);
+              if (i + 1 < nbatches_) start(*parts_[q], i + 1);
+            },
+            true, &window_);
       }
       if (bad_) {
         // nothing was stored but the persistent chain, drawn in place
@@ -854,6 +857,7 @@ class Epoch {
 
   const RbmEpoch& e_;
   std::atomic<bool> bad_{false};
+  oversubscription::Window window_;  // the oversubscription rule over this epoch's short regions
   std::vector<float> chain_copy_;
   Shape s_{};
   int nparts_ = 1;

@@ -95,6 +95,23 @@ def test_oversubscription_rule(cpu_mod):
     assert cpu_mod.oversubscribed()
 
 
+def test_oversubscription_rule_over_short_regions(cpu_mod):
+    """Runs of short regions (the fused RBM epoch's) are judged over windows of 8: their waits
+    (each under the 1 ms one region needs) add up to mark the cores."""
+    for regions, marked in [([(100e-6, 200e-6)] * 8, True),     # 1.6 ms of waits against 0.8 of work
+                            ([(100e-6, 200e-6)] * 7, False),    # a window not yet complete
+                            ([(100e-6, 40e-6)] * 8, False),     # 0.32 ms of waits: scheduling noise
+                            ([(1e-3, 0.2e-3)] * 8, False),      # 1.6 ms of waits, but 8 ms of work
+                            ([(100e-6, 0.0)] * 4 + [(100e-6, 0.5e-3)] * 4, True)]:
+        cpu_mod.set_oversubscribed(0)
+        cpu_mod._observe_window(regions)
+        assert cpu_mod.oversubscribed() is marked, regions
+        cpu_mod.set_oversubscribed(0)
+        # one region alone at those waits does not mark the cores
+        cpu_mod._observe_region(*regions[-1])
+        assert not cpu_mod.oversubscribed()
+
+
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), 1e9])
 def test_set_oversubscribed_argument_errors(cpu_mod, bad):
     with pytest.raises(ValueError, match="set_oversubscribed: argument 'seconds'"):

@@ -1,4 +1,8 @@
+#include <pybind11/stl.h>
+
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bind/bind.h"
 #include "common/cpu_features.h"
@@ -53,6 +57,20 @@ void bind_info(py::module_& m) {
       py::arg("own_seconds"), py::arg("wait_seconds"),
       "Feed the oversubscription rule one region's timings (calling thread's own part, then its wait "
       "for the others): for tests of the rule.");
+  m.def(
+      "_observe_window",
+      [](const std::vector<std::pair<double, double>>& regions) {
+        os::Window window;
+        int64_t t = os::now_ns();
+        for (const auto& [own, wait] : regions) {
+          const int64_t own_done = t + static_cast<int64_t>(own * 1e9), end = own_done + static_cast<int64_t>(wait * 1e9);
+          window.add(t, own_done, end);
+          t = end;
+        }
+      },
+      py::arg("regions"),
+      "Feed the windowed oversubscription rule (the fused RBM epoch's) a run of regions' (own, wait) "
+      "timings in seconds: for tests of the rule.");
 }
 
 }  // namespace pk::bind
