@@ -12,8 +12,16 @@ from pykernels import available_backends
 from pykernels.benchmark import all_cases, default_check
 
 
+# Seconds of rest before each timed block, so that threads the previous block left spinning do not
+# compete with this one (NumPy's OpenBLAS spins for about 100 ms after each call: see README,
+# "Threads"); the same for every side.
+SETTLE = 0.2
+
+
 def median_time(fn, repeats=5, min_time=0.05):
-    """Median seconds per call of ``fn()`` over ``repeats`` rounds of at least ``min_time`` each."""
+    """Median seconds per call of ``fn()`` over ``repeats`` rounds of at least ``min_time`` each,
+    after SETTLE seconds of rest."""
+    time.sleep(SETTLE)
     fn()  # warm-up (workspaces, thread pools, lazy imports)
     t0 = time.perf_counter()
     fn()
