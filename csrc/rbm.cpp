@@ -197,27 +197,6 @@ int64_t find_nonzeros(const T* x, int64_t rows, int64_t cols, const SparseRows<T
   return total_count(s, rows);
 }
 
-// Column lists of s (rows, cols) into c (start: cols + 1, idx and val: total nonzeros).
-template <class T>
-void to_columns(const SparseRows<T>& s, int64_t rows, SparseCols<T>& c) {
-  std::fill(c.start, c.start + s.cols + 1, 0);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int32_t p = 0; p < s.count[r]; ++p) ++c.start[s.idx[r * s.cols + p] + 1];
-  for (int64_t j = 0; j < s.cols; ++j) c.start[j + 1] += c.start[j];
-  thread_local std::vector<int32_t> next;
-  next.assign(c.start, c.start + s.cols);
-  bool ones = true;
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int32_t p = 0; p < s.count[r]; ++p) {
-      const int32_t q = next[s.idx[r * s.cols + p]]++;
-      c.idx[q] = static_cast<int32_t>(r);
-      c.val[q] = s.val[r * s.cols + p];
-      ones = ones && c.val[q] == T(1);
-    }
-  }
-  c.ones = ones;
-}
-
 // Scratch of one RBM call, kept per calling thread so that training loops do not allocate.
 template <class T>
 struct Buffers {
@@ -473,8 +452,10 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
     // Three independent tasks (the threads share them out): the column lists of v0, those of vk, dc.
     parallel_for(3, 1, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
-        if (t == 0) to_columns(s0, n, c0);
-        if (t == 1) to_columns(sk, n, ck);
+        thread_local std::vector<int32_t> next;
+        next.resize(static_cast<size_t>(nv));
+        if (t == 0) to_columns(s0, n, c0, next.data());
+        if (t == 1) to_columns(sk, n, ck, next.data());
         if (t == 2) mean_difference(ph0, phk, dc, n, nh);
       }
     });

@@ -150,23 +150,6 @@ void row_sums(const int32_t* idx, const float* val, const int32_t* cnt, int64_t 
   }
 }
 
-// Column lists (start[ncol + 1], rows idx, values val unless null) of n row lists.
-void to_columns(const int32_t* idx, const float* val, const int32_t* cnt, int64_t cap, int64_t n, int64_t ncol,
-                int32_t* start, int32_t* next, int32_t* cidx, float* cval) {
-  std::fill(start, start + ncol + 1, 0);
-  for (int64_t r = 0; r < n; ++r)
-    for (int32_t p = 0; p < cnt[r]; ++p) ++start[idx[r * cap + p] + 1];
-  for (int64_t j = 0; j < ncol; ++j) start[j + 1] += start[j];
-  std::copy(start, start + ncol, next);
-  for (int64_t r = 0; r < n; ++r) {
-    for (int32_t p = 0; p < cnt[r]; ++p) {
-      const int32_t q = next[idx[r * cap + p]]++;
-      cidx[q] = static_cast<int32_t>(r);
-      if (cval != nullptr) cval[q] = val[r * cap + p];
-    }
-  }
-}
-
 // Bitmaps (words per column) of the columns of n row lists: bit r of column j set when row r lists j.
 void to_masks(const int32_t* idx, const int32_t* cnt, int64_t cap, int64_t n, int64_t ncol, int64_t words,
               uint64_t* mask) {
@@ -198,6 +181,16 @@ inline void accumulate_rows(__m512* acc, int64_t words, Mask mask, const float* 
   }
 }
 
+// 32 floats (x0's 16 first) rounded to bf16 to nearest even by vcvtne2ps2bf16 (returned), and x0,
+// x1 replaced by what the rounding left (x - bf16(x), exact in float).
+inline __m512i bf16_part(__m512* x0, __m512* x1) {
+  const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(*x1, *x0);
+  // back to float: each bf16 in the high half of a word
+  *x0 = _mm512_sub_ps(*x0, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(h)), 16)));
+  *x1 = _mm512_sub_ps(*x1, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(h, 1)), 16)));
+  return h;
+}
+
 // Rows 16 jt .. 16 jt + 15 of wt split into bf16 rows hi, lo (16 x nhp each; hi = w rounded to
 // nearest even, lo = w - hi rounded, as split_bf16 but by vcvtne2ps2bf16, which flushes subnormal
 // inputs: the bound's 1e-30 covers them): the A tiles of column tile jt in the visible draw's product.
@@ -208,17 +201,19 @@ void pack_rows(Part& p, const Shape& s, int64_t jt) {
   for (int i = 0; i < 16; ++i) {
     const float* row = p.wt.get(0) + (16 * jt + i) * s.nhp;
     for (int64_t k = 0; k < s.nhp; k += 32) {
-      const __m512 x0 = _mm512_load_ps(row + k), x1 = _mm512_load_ps(row + k + 16);
-      const __m512bh h = _mm512_cvtne2ps_pbh(x1, x0);  // x0's 16 values first
-      // hi back to float: each bf16 in the high half of a word
-      const __m512i hw = (__m512i)h;
-      const __m512 h0 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(hw)), 16));
-      const __m512 h1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(hw, 1)), 16));
-      const __m512bh l = _mm512_cvtne2ps_pbh(_mm512_sub_ps(x1, h1), _mm512_sub_ps(x0, h0));
-      _mm512_store_si512(hi + i * s.nhp + k, hw);
-      _mm512_store_si512(lo + i * s.nhp + k, (__m512i)l);
+      __m512 x0 = _mm512_load_ps(row + k), x1 = _mm512_load_ps(row + k + 16);
+      _mm512_store_si512(hi + i * s.nhp + k, bf16_part(&x0, &x1));
+      _mm512_store_si512(lo + i * s.nhp + k, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
     }
   }
+}
+
+// x split into three bf16 parts (x = p1 + p2 + p3 exactly, but for parts below 2^-126, which
+// vcvtne2ps2bf16 flushes), 32 values per call: each part's 32 bf16, x0's first.
+inline void split3(__m512 x0, __m512 x1, __m512i* p1, __m512i* p2, __m512i* p3) {
+  *p1 = bf16_part(&x0, &x1);
+  *p2 = bf16_part(&x0, &x1);
+  *p3 = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
 }
 
 // The error bound of the visible unit of row jl of wt.
@@ -420,23 +415,6 @@ void product_tiles(Part& p, const Shape& s, int64_t jt, int64_t g) {
     transpose16(x);
     for (int i = 0; i < 16; ++i) _mm512_store_ps(crow + (16 * (g + gi) + i) * p.nrow + 16 * jt, x[i]);
   }
-}
-
-// x split into three bf16 parts (x = p1 + p2 + p3 exactly, but for parts below 2^-126, which
-// vcvtne2ps2bf16 flushes), 32 values per call: each part's 32 bf16, x0's first.
-inline void split3(__m512 x0, __m512 x1, __m512i* p1, __m512i* p2, __m512i* p3) {
-  auto widen = [](__m512i h, __m512* lo, __m512* hi) {
-    *lo = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(h)), 16));
-    *hi = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(h, 1)), 16));
-  };
-  __m512 a0, a1;
-  *p1 = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
-  widen(*p1, &a0, &a1);
-  x0 = _mm512_sub_ps(x0, a0);
-  x1 = _mm512_sub_ps(x1, a1);
-  *p2 = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
-  widen(*p2, &a0, &a1);
-  *p3 = (__m512i)_mm512_cvtne2ps_pbh(_mm512_sub_ps(x1, a1), _mm512_sub_ps(x0, a0));
 }
 
 // The probe's B tiles: the part's columns of w (rows of wt) split into three bf16 parts, tile
@@ -812,7 +790,8 @@ class Epoch {
     if (p.binary) {
       to_masks(idx, cnt, p.ncol, n, p.ncol, s_.words, p.mask0.get(0));
     } else {
-      to_columns(idx, val, cnt, p.ncol, n, p.ncol, p.cstart0.get(0), p.next.get(0), p.cidx0.get(0), p.cval0.get(0));
+      SparseCols<float> cols{p.cstart0.get(0), p.cidx0.get(0), p.cval0.get(0), false};
+      to_columns(SparseRows<float>{idx, val, cnt, p.ncol}, n, cols, p.next.get(0));
     }
     if (e_.chain != nullptr) {
       int32_t* cidx = p.idxc.get(0);
@@ -849,8 +828,8 @@ class Epoch {
     if (last && p.binary) {
       to_masks(p.idxk.get(0), p.cntk.get(0), p.ncol, n, p.ncol, s_.words, p.maskk.get(0));
     } else if (last) {
-      to_columns(p.idxk.get(0), nullptr, p.cntk.get(0), p.ncol, n, p.ncol, p.cstartk.get(0), p.next.get(0),
-                 p.cidxk.get(0), nullptr);
+      SparseCols<float> cols{p.cstartk.get(0), p.cidxk.get(0), nullptr, false};  // the sample's values are 1
+      to_columns(SparseRows<float>{p.idxk.get(0), p.valk.get(0), p.cntk.get(0), p.ncol}, n, cols, p.next.get(0));
     }
   }
 

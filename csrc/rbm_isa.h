@@ -7,6 +7,7 @@
 // binarised images are mostly 0, so v @ w^T and the weight statistics ph^T @ v are sums of the
 // few rows of w^T (or of ph) that v selects: a fraction of a dense GEMM's work.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "common/philox.h"
@@ -33,6 +34,34 @@ struct SparseCols {
   T* val;
   bool ones;
 };
+
+namespace {
+
+// Column lists of s's first `rows` rows into c (start: s.cols + 1, idx and val: their nonzeros;
+// val and `ones` left alone when c.val is null), `next` (s.cols ints) as scratch.
+// NOTE: internal linkage, as every helper of this header: files compiled for one instruction set
+// include it, and each keeps its own copy.
+template <class T>
+void to_columns(const SparseRows<T>& s, int64_t rows, SparseCols<T>& c, int32_t* next) {
+  std::fill(c.start, c.start + s.cols + 1, 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int32_t p = 0; p < s.count[r]; ++p) ++c.start[s.idx[r * s.cols + p] + 1];
+  for (int64_t j = 0; j < s.cols; ++j) c.start[j + 1] += c.start[j];
+  std::copy(c.start, c.start + s.cols, next);
+  bool ones = true;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int32_t p = 0; p < s.count[r]; ++p) {
+      const int32_t q = next[s.idx[r * s.cols + p]]++;
+      c.idx[q] = static_cast<int32_t>(r);
+      if (c.val == nullptr) continue;
+      c.val[q] = s.val[r * s.cols + p];
+      ones = ones && c.val[q] == T(1);
+    }
+  }
+  if (c.val != nullptr) c.ones = ones;
+}
+
+}  // namespace
 
 namespace rbm_avx512 {
 

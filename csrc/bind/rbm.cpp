@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -153,6 +155,7 @@ py::object fit_epoch(py::array x, const py::object& order, py::array w, py::arra
     throw py::value_error("rbm_fit_epoch: lr, momentum and weight_decay must be finite");
   pk::cpu::RbmEpoch e{};
   std::vector<std::pair<const char*, std::pair<const char*, const char*>>> spans;  // written arrays' bytes
+  std::deque<std::string> labels;  // names made for the spans (a deque: push_back keeps them in place)
   auto span = [&](py::array& a, const char* name) {
     const char* p = static_cast<const char*>(a.data());
     spans.push_back({name, {p, p + a.nbytes()}});
@@ -167,19 +170,25 @@ py::object fit_epoch(py::array x, const py::object& order, py::array w, py::arra
       if (o[i] < 0 || o[i] >= rows) throw py::value_error("rbm_fit_epoch: argument 'order' must index the rows of x");
     e.order = o;
   }
+  // a triple of written arrays shaped as (w, b, c): the velocities, the last mini-batch's directions
+  auto triple = [&](const py::object& obj, const char* name, const char* parts, py::array* out) {
+    py::tuple t = obj.cast<py::tuple>();
+    if (t.size() != 3)
+      throw py::value_error(std::string("rbm_fit_epoch: argument '") + name + "' must be " + parts);
+    const std::vector<py::ssize_t> shapes[] = {{nh, nv}, {nv}, {nh}};
+    for (int i = 0; i < 3; ++i) {
+      // NOTE: kept in `labels` so that the spans' names outlive this call
+      labels.push_back(std::string(name) + "[" + std::to_string(i) + "]");
+      out[i] = t[i].cast<py::array>();
+      epoch_array(out[i], shapes[i], true, labels.back().c_str());
+      span(out[i], labels.back().c_str());
+    }
+  };
   const bool moving = momentum != 0.0;
   py::array vel[3];
   if (moving) {
     if (velocity.is_none()) throw py::value_error("rbm_fit_epoch: momentum needs argument 'velocity' (vw, vb, vc)");
-    py::tuple t = velocity.cast<py::tuple>();
-    if (t.size() != 3) throw py::value_error("rbm_fit_epoch: argument 'velocity' must be (vw, vb, vc)");
-    const char* names[] = {"velocity[0]", "velocity[1]", "velocity[2]"};
-    const std::vector<py::ssize_t> shapes[] = {{nh, nv}, {nv}, {nh}};
-    for (int i = 0; i < 3; ++i) {
-      vel[i] = t[i].cast<py::array>();
-      epoch_array(vel[i], shapes[i], true, names[i]);
-      span(vel[i], names[i]);
-    }
+    triple(velocity, "velocity", "(vw, vb, vc)", vel);
   }
   py::array chain_arr, grad[3];
   if (!chain.is_none()) {
@@ -187,17 +196,7 @@ py::object fit_epoch(py::array x, const py::object& order, py::array w, py::arra
     epoch_array(chain_arr, {std::min<py::ssize_t>(batch_size, rows), nv}, true, "chain");
     span(chain_arr, "chain");
   }
-  if (!grads.is_none()) {
-    py::tuple t = grads.cast<py::tuple>();
-    if (t.size() != 3) throw py::value_error("rbm_fit_epoch: argument 'grads' must be (gw, gb, gc)");
-    const char* names[] = {"grads[0]", "grads[1]", "grads[2]"};
-    const std::vector<py::ssize_t> shapes[] = {{nh, nv}, {nv}, {nh}};
-    for (int i = 0; i < 3; ++i) {
-      grad[i] = t[i].cast<py::array>();
-      epoch_array(grad[i], shapes[i], true, names[i]);
-      span(grad[i], names[i]);
-    }
-  }
+  if (!grads.is_none()) triple(grads, "grads", "(gw, gb, gc)", grad);
   span(w, "w");
   span(b, "b");
   span(c, "c");

@@ -44,10 +44,12 @@ inline bool serial_now() {
 
 // After a region: `start` when it began, `own_done` when the calling thread finished its part,
 // `end` when the last thread had.
-inline void observe(int64_t start, int64_t own_done, int64_t end) {
-  const int64_t wait = end - own_done, own = own_done - start;
+// The rule: a wait over 1 ms that is also over half of the own share marks the cores (at `end`).
+inline void judge(int64_t wait, int64_t own, int64_t end) {
   if (wait > 1000000 && 2 * wait > own) serial_until_ns.store(end + 100000000, std::memory_order_relaxed);
 }
+
+inline void observe(int64_t start, int64_t own_done, int64_t end) { judge(end - own_done, own_done - start, end); }
 
 }  // namespace
 
@@ -66,7 +68,7 @@ class Window {
     wait_ += end - own_done;
     own_ += own_done - start;
     if (++regions_ < kRegions) return;
-    if (wait_ > 1000000 && 2 * wait_ > own_) serial_until_ns.store(end + 100000000, std::memory_order_relaxed);
+    judge(wait_, own_, end);
     wait_ = own_ = 0;
     regions_ = 0;
   }
@@ -103,7 +105,7 @@ void run_parts(int parts, F&& body, bool may_serialise = true, oversubscription:
     // a team smaller than asked for (nested or limited regions): each thread takes every
     // team-th part, so that all parts still run (a team of one waits for nobody)
     for (int p = t; p < parts; p += omp_get_num_threads()) body(p);
-    const int64_t done = oversubscription::now_ns();
+    const int64_t done = t == 0 || window != nullptr ? oversubscription::now_ns() : 0;
     if (t == 0) own_done = done;
     if (window != nullptr) {
       int64_t seen = first_done.load(std::memory_order_relaxed);
