@@ -505,7 +505,18 @@ bool rbm_fit_epoch_supported() {
   return active_isa() == Isa::kAvx512 && rbm_visible_path() == RbmVisiblePath::kAmx && rbm_amx::bf16_available();
 }
 
-bool rbm_fit_epoch(const RbmEpoch& e) { return rbm_amx::fit_epoch(e); }
+namespace {
+std::atomic<int> g_epoch_products{static_cast<int>(RbmEpochProducts::kAuto)};
+}  // namespace
+
+RbmEpochProducts rbm_epoch_products() { return static_cast<RbmEpochProducts>(g_epoch_products.load()); }
+void set_rbm_epoch_products(RbmEpochProducts products) { g_epoch_products.store(static_cast<int>(products)); }
+
+bool rbm_fit_epoch(const RbmEpoch& e) {
+  RbmEpoch run = e;
+  run.products = g_epoch_products.load();
+  return rbm_amx::fit_epoch(run);
+}
 
 void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n) {
   const PhiloxStream stream(seed, counter);

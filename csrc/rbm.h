@@ -52,11 +52,21 @@ struct RbmEpoch {
   bool check;
   int64_t probe;
   double* error;
+  int products;  // set by rbm_fit_epoch from rbm_epoch_products()
 };
 // Whether this CPU and setting take rbm_fit_epoch (AVX-512 active, the AMX visible path); when
 // false the caller runs the loop of rbm_cd calls itself.
 bool rbm_fit_epoch_supported();
 bool rbm_fit_epoch(const RbmEpoch& e);
+
+// How rbm_fit_epoch forms the hidden layers' sums v w^T and the statistics dw: kSparse: sums over
+// the units on (the same float operations as rbm_cd, hence the same bits as a loop of rbm_cd calls);
+// kDense: AMX tile products of bf16 splits exact to fp32 rounding (as close as an fp32 GEMM, in
+// another order: not the same bits); kAuto (the default): per mini-batch and part, kDense where the
+// units on are dense enough that the tile products are faster (binary data; rbm_epoch_amx.cpp).
+enum class RbmEpochProducts : int { kAuto = 0, kSparse = 1, kDense = 2 };
+RbmEpochProducts rbm_epoch_products();
+void set_rbm_epoch_products(RbmEpochProducts products);
 
 // How the chains of rbm_gibbs / rbm_cd draw the visible units (float32, AVX-512 active; otherwise
 // always kGemm): kGemm: h @ w by the GEMM; kAmx: an AMX-BF16 tile product with an error bound, the

@@ -22,6 +22,14 @@
 //   the negative phase's hidden rows (each part a range of rows) and their share of dc;
 //   the statistics and the update of each part's columns (and every part's own copy of c, updated
 //     the same way), with the next mini-batch's start: its data's nonzeros and partial sums.
+// The hidden sums (v w^T over the part's columns) and dw go one of two ways, chosen per mini-batch
+// and part by the share of units on (Epoch::dense; RbmEpochProducts in rbm.h to force either):
+//   sparse: over the units on (row lists, bitmaps): the same float operations as rbm_cd;
+//   dense (binary units): AMX tile products, the sums of the 0/1 rows times wt's three-part bf16
+//     split (exact products: as close as an fp32 GEMM), dw as [v0 | -vk]^T times [ph0 ; phk] split
+//     into two bf16 parts (2^-17 of each probability: within a few times an fp32 GEMM's error).
+//   Over the units on, the cost grows with their share and with how widely they spread over wt's
+//   rows (L2 reads); the tile products cost the same at any share.
 // What crosses between cores is the partial sums and the hidden rows.  The partial sums of the
 // chain's steps alternate between two buffers, so that a part writing the next step's sums never
 // overwrites sums another part still reads.
@@ -45,6 +53,16 @@ namespace {
 
 constexpr uint16_t kBf16One = 0x3f80;
 
+// The shares of units on above which the hidden sums (kSumsShare) and dw (kDwShare: of the data's
+// and the sample's units together) go by the dense tile products (Epoch::dense).
+// NOTE: measured (MNIST-sized layer, 784 -> 256, batches of 100, per part and mini-batch): the
+// sums over the units on cost 25 us for data with 7% of the units on in a disc (its rows of wt
+// mostly in L1), 51-65 at 13% spread uniformly, 95-108 at 20%, 167-178 at 50%; the dense sums
+// 50-55 at any share, plus 33-40 to make wb once per mini-batch.  dw over the units on: 87 us
+// (7% + 7%), 140 (13% + 13%), 209 (20% + 20%), 280 (50% + 50%); dense: 100-120.
+constexpr double kSumsShare = 0.15;
+constexpr double kDwShare = 0.2;
+
 // Rows per block of the reconstruction probe (its products run better on taller blocks than the
 // mini-batches).
 constexpr int64_t kProbeRows = 512;
@@ -57,12 +75,15 @@ struct Shape {
   int64_t nmax;  // rows of the largest mini-batch
   int64_t nrt;  // row tiles of 16 of the largest mini-batch
   int64_t words;  // 64-row words of the bitmaps of the largest mini-batch
+  int64_t ct;  // column tiles of 16 of the hidden layer (nhp / 16)
+  int64_t kr;  // K blocks of 32 rows of the largest mini-batch (the dense dw's K per phase)
 };
 
 // One part: visible columns j0 .. j0 + ncol - 1 (whole tiles of 16, nrow = 16 * tiles rows in the
 // layouts, the rows past ncol zero).
 struct Part {
   int64_t j0 = 0, ncol = 0, nrow = 0;
+  int64_t kbv = 0;  // K blocks of 32 of the part's columns (the dense sums' K)
   // bq, vbq: the part's columns of b and its velocity (written back at the end, so that a failed
   // check leaves the caller's arrays as they were)
   AlignedBuffer<float> wt, vt, bound, c, vc, bq, vbq, s0, sc, sk[2], crow, units, sample, grad;
@@ -79,6 +100,17 @@ struct Part {
   AlignedBuffer<uint64_t> mask0, maskk;
   // the part's rows' share of sum(ph0 - phk) over the rows (dc)
   AlignedBuffer<double> dsum;
+  // the dense products (RbmEpochProducts::kDense, see dense_sums, dense_update):
+  // wb: the sums' B tiles, the part's rows of wt split into three bf16 parts (pack_pairs; tile
+  //   (kk, t) of part i at ((i * kbv + kk) * ct + t) * 512), made from wt when a dense sum needs it
+  //   (wb_fresh: since wt last changed);
+  // a0, ak: the data's and the sample's rows over the part's columns as bf16 (16 nrt rows of 32 kbv);
+  // dwa, dwc: the dense dw's A rows (three column tiles' rows over K = [data rows | sample rows],
+  //   1 and -1 from the bitmaps) and C rows (48 x nhp)
+  AlignedBuffer<uint16_t> wb, a0, ak, dwa;
+  AlignedBuffer<float> dwc;
+  bool wb_fresh = false, dense_dw = false;
+  int64_t nnz0 = 0, nnzk = 0;  // units on in the mini-batch's data and last sample (the part's columns)
   // the reconstruction probe's blocks of rows: row lists, partial sums, visible pre-activations,
   // its columns' share of the squared error
   AlignedBuffer<int32_t> pidx, pcnt;
@@ -98,6 +130,10 @@ struct Rows {
   AlignedBuffer<float> pph;  // the reconstruction probe's block of hidden rows
   AlignedBuffer<uint16_t> ha;
   AlignedBuffer<int32_t> hidx, hcnt;
+  // the dense dw's B tiles: the rows of ph0 (K blocks 0 .. kr - 1) and of phk (kr .. 2 kr - 1) split
+  // into three bf16 parts, pairs of rows interleaved (pack_pairs; tile (kk, t) of part i at
+  // ((i * 2 kr + kk) * ct + t) * 512)
+  AlignedBuffer<uint16_t> pb;
 };
 
 float hsum(__m512 x) { return _mm512_reduce_add_ps(x); }
@@ -216,6 +252,83 @@ inline void split3(__m512 x0, __m512 x1, __m512i* p1, __m512i* p2, __m512i* p3) 
   *p3 = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
 }
 
+// Pair pr of the rows of m (rows 2 pr and 2 pr + 1, ld floats apart; rows at `valid` and beyond
+// read as 0) split into bf16 parts, into row (pr mod 16) of the B tiles of K block kk: for each
+// column tile t of 16, the pairs (m[2 pr, 16 t + i], m[2 pr + 1, 16 t + i]), i < 16, at
+// dst + (kk * ct + t) * 512 + 32 (pr mod 16) of each part (parts `plane` words apart).
+// Parts = 3: x truncated to bf16, the rest truncated, the rest: x = p1 + p2 + p3 exactly (24
+// significant bits in three of 8), but for parts below 2^-126, which the tiles flush.  Parts = 2: x
+// rounded to nearest even and the rest rounded (|x - p1 - p2| <= 2^-17 |x|).
+// The parts are masks and differences and the pairs a shift and an or (no conversions, no word
+// permutes): each part's low half is 0.
+template <int Parts>
+void pack_pairs(const float* m, int64_t ld, int64_t valid, int64_t pr, int64_t ct, int64_t kk, uint16_t* dst,
+                int64_t plane) {
+  const float* r0 = 2 * pr < valid ? m + 2 * pr * ld : nullptr;
+  const float* r1 = 2 * pr + 1 < valid ? m + (2 * pr + 1) * ld : nullptr;
+  uint16_t* out = dst + kk * ct * 512 + 32 * (pr & 15);
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  // the parts of 16 values, each in the high half of a word (low half 0)
+  auto split = [&](__m512 x, __m512i* part) {
+    if constexpr (Parts == 3) {
+      part[0] = _mm512_and_si512(_mm512_castps_si512(x), high);
+      const __m512 rest = _mm512_sub_ps(x, _mm512_castsi512_ps(part[0]));
+      part[1] = _mm512_and_si512(_mm512_castps_si512(rest), high);
+      // (masked too: the rest of a subnormal x, which the tiles flush anyway, has bits below)
+      part[2] = _mm512_and_si512(_mm512_castps_si512(_mm512_sub_ps(rest, _mm512_castsi512_ps(part[1]))), high);
+    } else {
+      part[0] = round_bf16(_mm512_castps_si512(x));
+      part[1] = round_bf16(_mm512_castps_si512(_mm512_sub_ps(x, _mm512_castsi512_ps(part[0]))));
+    }
+  };
+  for (int64_t t = 0; t < ct; ++t) {
+    __m512i a[Parts], b[Parts];
+    split(r0 != nullptr ? _mm512_load_ps(r0 + 16 * t) : _mm512_setzero_ps(), a);
+    split(r1 != nullptr ? _mm512_load_ps(r1 + 16 * t) : _mm512_setzero_ps(), b);
+    for (int i = 0; i < Parts; ++i)
+      _mm512_store_si512(out + i * plane + t * 512, _mm512_or_si512(b[i], _mm512_srli_epi32(a[i], 16)));
+  }
+}
+
+// C tiles of row tiles 0 .. G - 1 (tmm0 .. G-1) and column tile t: the sum over the kb K blocks of
+// the row tile's A (bf16 rows of 32 kb at a, tmm7) times the three parts of the B tile (tmm4-6,
+// loaded once for the G row tiles), smallest part first; stored into out (rows ld floats apart).
+template <int G>
+void sums_tiles(const uint16_t* a, int64_t kb, const uint16_t* b, int64_t plane, int64_t ct, int64_t t, float* out,
+                int64_t ld) {
+  const int64_t astride = 32 * kb;
+  _tile_zero(0);
+  if constexpr (G > 1) _tile_zero(1);
+  if constexpr (G > 2) _tile_zero(2);
+  if constexpr (G > 3) _tile_zero(3);
+  for (int64_t kk = 0; kk < kb; ++kk) {
+    const uint16_t* bk = b + (kk * ct + t) * 512;
+    _tile_loadd(4, bk + 2 * plane, 64);
+    _tile_loadd(5, bk + plane, 64);
+    _tile_loadd(6, bk, 64);
+#define PK_SUMS_TILE(C)                                               \
+    _tile_loadd(7, a + (C) * 16 * astride + 32 * kk, 2 * astride); \
+    _tile_dpbf16ps(C, 7, 4);                                         \
+    _tile_dpbf16ps(C, 7, 5);                                         \
+    _tile_dpbf16ps(C, 7, 6);
+    PK_SUMS_TILE(0)
+    if constexpr (G > 1) {
+      PK_SUMS_TILE(1)
+    }
+    if constexpr (G > 2) {
+      PK_SUMS_TILE(2)
+    }
+    if constexpr (G > 3) {
+      PK_SUMS_TILE(3)
+    }
+#undef PK_SUMS_TILE
+  }
+  _tile_stored(0, out + 16 * t, 4 * ld);
+  if constexpr (G > 1) _tile_stored(1, out + 16 * ld + 16 * t, 4 * ld);
+  if constexpr (G > 2) _tile_stored(2, out + 32 * ld + 16 * t, 4 * ld);
+  if constexpr (G > 3) _tile_stored(3, out + 48 * ld + 16 * t, 4 * ld);
+}
+
 // The error bound of the visible unit of row jl of wt.
 void bound_row(Part& p, const Shape& s, int64_t jl) {
   const float* row = p.wt.get(0) + jl * s.nhp;
@@ -224,10 +337,69 @@ void bound_row(Part& p, const Shape& s, int64_t jl) {
   p.bound.get(0)[jl] = column_bound(hsum(colsum), s.nh);
 }
 
+// wb from the part's rows of wt, unless it is fresh.
+void make_wb(Part& p, const Shape& s) {
+  if (p.wb_fresh) return;
+  const int64_t plane = p.kbv * s.ct * 512;
+  for (int64_t pr = 0; pr < 16 * p.kbv; ++pr) pack_pairs<3>(p.wt.get(0), s.nhp, p.nrow, pr, s.ct, pr / 16, p.wb.get(0), plane);
+  p.wb_fresh = true;
+}
+
+// out (rows 0 .. 16 ceil(n / 16) - 1, nhp floats apart) = a (bf16 rows of 0/1 over the part's
+// columns) times wt^T over those columns, by tile products of wt's three-part bf16 split: every
+// product exact, so that the sums are as close as an fp32 GEMM's (its rows past n are not used).
+// (Measured against the sums over the units on: see kSumsShare.)
+void dense_sums(Part& p, const Shape& s, const uint16_t* a, int64_t n, float* out) {
+  make_wb(p, s);
+  const int64_t rt = (n + 15) / 16, plane = p.kbv * s.ct * 512, astride = 32 * p.kbv;
+  const uint16_t* b = p.wb.get(0);
+  configure_tiles();
+  for (int64_t t = 0; t < s.ct; ++t) {
+    for (int64_t g = 0; g < rt; g += 4) {
+      const uint16_t* ag = a + g * 16 * astride;
+      float* og = out + g * 16 * s.nhp;
+      switch (std::min<int64_t>(4, rt - g)) {
+        case 4: sums_tiles<4>(ag, p.kbv, b, plane, s.ct, t, og, s.nhp); break;
+        case 3: sums_tiles<3>(ag, p.kbv, b, plane, s.ct, t, og, s.nhp); break;
+        case 2: sums_tiles<2>(ag, p.kbv, b, plane, s.ct, t, og, s.nhp); break;
+        default: sums_tiles<1>(ag, p.kbv, b, plane, s.ct, t, og, s.nhp); break;
+      }
+    }
+  }
+  _tile_release();
+}
+
+// The dense dw's C tiles of G column tiles (tmm0 .. G-1; their A rows at a, 32 kb2 words each, in
+// tmm3 .. 3 + G - 1) and hidden column tile t: the sum over the kb2 K blocks of A times the three
+// parts of the B tile (through tmm6), smallest part first; stored into out (rows ld floats apart).
+template <int G>
+void dw_tiles(const uint16_t* a, int64_t kb2, const uint16_t* b, int64_t plane, int64_t ct, int64_t t, float* out,
+              int64_t ld) {
+  const int64_t astride = 32 * kb2;
+  _tile_zero(0);
+  if constexpr (G > 1) _tile_zero(1);
+  if constexpr (G > 2) _tile_zero(2);
+  for (int64_t kk = 0; kk < kb2; ++kk) {
+    _tile_loadd(3, a + 32 * kk, 2 * astride);
+    if constexpr (G > 1) _tile_loadd(4, a + 16 * astride + 32 * kk, 2 * astride);
+    if constexpr (G > 2) _tile_loadd(5, a + 32 * astride + 32 * kk, 2 * astride);
+    for (int i = 1; i >= 0; --i) {
+      _tile_loadd(6, b + i * plane + (kk * ct + t) * 512, 64);
+      _tile_dpbf16ps(0, 3, 6);
+      if constexpr (G > 1) _tile_dpbf16ps(1, 4, 6);
+      if constexpr (G > 2) _tile_dpbf16ps(2, 5, 6);
+    }
+  }
+  _tile_stored(0, out + 16 * t, 4 * ld);
+  if constexpr (G > 1) _tile_stored(1, out + 16 * ld + 16 * t, 4 * ld);
+  if constexpr (G > 2) _tile_stored(2, out + 32 * ld + 16 * t, 4 * ld);
+}
+
 // Allocations of one part (on the calling thread, so that a failure is an exception there; the
 // pages are first written by the part's own thread).
 void allocate(Part& p, const Shape& s, bool momentum, bool chain) {
-  const int64_t lay = p.nrow * s.nhp, hid = s.nmax * s.nhp, lists = s.nmax * p.ncol;
+  // hid: the hidden layer's rows, up to a whole row tile (the dense sums store whole tiles)
+  const int64_t lay = p.nrow * s.nhp, hid = 16 * s.nrt * s.nhp, lists = s.nmax * p.ncol;
   p.wt.get(lay);
   if (momentum) p.vt.get(lay);
   p.on_mask.get(p.nrow / 16);
@@ -268,6 +440,13 @@ void allocate(Part& p, const Shape& s, bool momentum, bool chain) {
   p.maskk.get(p.ncol * s.words);
   p.next.get(p.ncol);
   p.dsum.get(s.nhp);
+  p.wb.get(3 * p.kbv * s.ct * 512);
+  const int64_t arows = 16 * s.nrt * 32 * p.kbv;
+  // zero: the columns past ncol and the rows past the mini-batch enter the tile products
+  std::memset(p.a0.get(arows), 0, sizeof(uint16_t) * static_cast<size_t>(arows));
+  std::memset(p.ak.get(arows), 0, sizeof(uint16_t) * static_cast<size_t>(arows));
+  p.dwa.get(48 * 64 * s.kr);
+  p.dwc.get(48 * s.nhp);
 }
 
 // Columns j0 .. j0 + ncol - 1 of m (nh x nv, row-major) into t (nrow x nhp: row jl holds column
@@ -301,6 +480,7 @@ void transpose_out(const float* t, const Shape& s, const Part& p, float* m) {
 // The part's layouts and its copies of c and vc from the caller's arrays.
 void load(Part& p, const Shape& s, const RbmEpoch& e) {
   transpose_in(e.w, s, p, p.wt.get(0));
+  p.wb_fresh = false;
   if (e.momentum != 0.0f) transpose_in(e.vw, s, p, p.vt.get(0));
   for (int64_t jl = 0; jl < p.nrow; ++jl) bound_row(p, s, jl);
   float* c = p.c.get(0);
@@ -556,6 +736,7 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
   const int32_t* hcnt = rows.hcnt.get(0);
   float* u = p.units.get(0);
   const __m512i step = _mm512_set1_epi32(16);
+  const __m256i one = _mm256_set1_epi16(static_cast<int16_t>(kBf16One));
   for (int64_t r = 0; r < n; ++r) {
     const uint64_t first = static_cast<uint64_t>(r * s.nv + p.j0);
     const uint64_t block0 = first >> 2;
@@ -564,6 +745,7 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
     float* sample = dense != nullptr ? dense + r * s.nv + p.j0 : p.sample.get(0);
     int32_t* idx = p.idxk.get(0) + r * p.ncol;
     float* val = p.valk.get(0) + r * p.ncol;
+    uint16_t* ak = p.ak.get(0) + r * 32 * p.kbv;  // the row as bf16 for the dense sums
     // first the draws the tile product settles, chunk by chunk with no dependence between chunks
     // (the sigmoids of several chunks in flight at once), then the exact sums and the lists
     // NOTE: measured (MNIST-sized epoch, one part's draws per mini-batch): 31.5 us in one pass over
@@ -603,6 +785,7 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
              _mm512_mask_cmp_ps_mask(open, uu, sigmoid16(_mm512_add_ps(_mm512_load_ps(exact), bb)), _CMP_LT_OQ);
       }
       count = store_draws(in, on, index, sample + jl, idx, val, count);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(ak + jl), _mm256_maskz_mov_epi16(on, one));
       index = _mm512_add_epi32(index, step);
     }
     p.cntk.get(0)[r] = count;
@@ -615,9 +798,18 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
 // fifth fewer loads once the reconstructions resemble the data), the others ph0 or -phk; else
 // from the column lists.
 template <int NV>
+__m512 apply_update(Part& p, const Shape& s, const RbmEpoch& e, const __m512* acc, int64_t jl, int64_t h0,
+                    float inv_n, bool last);
+
+template <int NV>
 __m512 update_block(Part& p, const Shape& s, const RbmEpoch& e, Rows& rows, int64_t jl, int64_t h0, float inv_n,
-                    bool last) {
+                    bool last, const float* dense) {
   __m512 acc[NV];
+  if (dense != nullptr) {
+    // the dense dw's sums of this column
+    for (int i = 0; i < NV; ++i) acc[i] = _mm512_load_ps(dense + h0 + 16 * i);
+    return apply_update<NV>(p, s, e, acc, jl, h0, inv_n, last);
+  }
   for (int i = 0; i < NV; ++i) acc[i] = _mm512_setzero_ps();
   if (p.binary) {
     const uint64_t* a = p.mask0.get(0) + jl * s.words;
@@ -631,6 +823,14 @@ __m512 update_block(Part& p, const Shape& s, const RbmEpoch& e, Rows& rows, int6
     accumulate<NV, true, false>(acc, p.cidx0.get(0), p.cval0.get(0), cs0[jl], cs0[jl + 1], rows.ph0.get(0) + h0, s.nhp);
     accumulate<NV, false, true>(acc, p.cidxk.get(0), nullptr, csk[jl], csk[jl + 1], rows.phk.get(0) + h0, s.nhp);
   }
+  return apply_update<NV>(p, s, e, acc, jl, h0, inv_n, last);
+}
+
+// The update of column jl of w (and vw) at hidden units h0 .. h0 + 16 NV - 1 from its dw sums acc
+// (into grad for the last mini-batch); returns the sum of its |w| (by lanes).
+template <int NV>
+__m512 apply_update(Part& p, const Shape& s, const RbmEpoch& e, const __m512* acc, int64_t jl, int64_t h0,
+                    float inv_n, bool last) {
   float* w = p.wt.get(0) + jl * s.nhp + h0;
   float* v = e.momentum != 0.0f ? p.vt.get(0) + jl * s.nhp + h0 : nullptr;
   const __m512 scale = _mm512_set1_ps(inv_n), lr = _mm512_set1_ps(e.lr), mom = _mm512_set1_ps(e.momentum);
@@ -685,6 +885,8 @@ class Epoch {
     s_.nmax = std::min(e.batch, e.rows);
     s_.nrt = (s_.nmax + 15) / 16;
     s_.words = (s_.nmax + 63) / 64;
+    s_.ct = s_.nhp / 16;
+    s_.kr = (s_.nmax + 31) / 32;
     nbatches_ = (e.rows + e.batch - 1) / e.batch;
     const int64_t hid = s_.nmax * s_.nhp;
     rows.ph0.get(hid);
@@ -693,6 +895,7 @@ class Epoch {
     rows.ha.get(16 * s_.nrt * s_.nhp);
     rows.hidx.get(hid);
     rows.hcnt.get(s_.nmax);
+    rows.pb.get(2 * 2 * s_.kr * s_.ct * 512);
     rows_ptr_ = &rows;
     if (e.check && e.chain != nullptr) chain_copy_.assign(e.chain, e.chain + s_.nmax * e.nv);
     probe_rows_ = std::min(e.probe, kProbeRows);
@@ -703,6 +906,7 @@ class Epoch {
       p.j0 = 16 * t0;
       p.ncol = std::min(e.nv, 16 * t1) - p.j0;
       p.nrow = 16 * (t1 - t0);
+      p.kbv = (p.nrow + 31) / 32;
       allocate(p, s_, e.momentum != 0.0f, e.chain != nullptr);
       parts_.push_back(&p);
       s0_.push_back(p.s0.get(0));
@@ -763,8 +967,77 @@ class Epoch {
   uint64_t counter_of(int64_t i) const {
     return e_.counter + static_cast<uint64_t>(i) * (2 * static_cast<uint64_t>(e_.k) + 1);
   }
-  // Part q's range of the n rows of a hidden layer.
-  int64_t first_row(int q, int64_t n) const { return n * q / nparts_; }
+  // Part q's range of the n rows of a hidden layer (even bounds: pack_pairs takes pairs of rows).
+  int64_t first_row(int q, int64_t n) const { return q >= nparts_ ? n : (n * q / nparts_) & ~int64_t{1}; }
+
+  // Whether a part's sums over `units` units on of n rows and `columns` columns (share: the
+  // sums' kSumsShare, dw's kDwShare of the data's and the sample's units together) go by the
+  // dense tile products: per mini-batch, by the share of units on, the same on every run.
+  bool dense(int64_t units, int64_t n, int64_t columns, double share) const {
+    if (e_.products == static_cast<int>(RbmEpochProducts::kSparse)) return false;
+    if (e_.products == static_cast<int>(RbmEpochProducts::kDense)) return true;
+    return static_cast<double>(units) >= share * static_cast<double>(n) * static_cast<double>(columns);
+  }
+
+  // dw of the part's columns by the dense tile products, three column tiles at a time, each tile's
+  // columns updated as soon as their sums are in.
+  void dense_update(Part& p, int64_t n, float inv_n, bool last) {
+    const int64_t kb2 = 2 * s_.kr, astride = 32 * kb2, tiles = p.nrow / 16;
+    const int64_t plane = kb2 * s_.ct * 512;
+    const uint16_t* b = rows_ptr_->pb.get(0);
+    uint16_t* a = p.dwa.get(0);
+    float* c = p.dwc.get(0);
+    const __m512i one = _mm512_set1_epi16(static_cast<int16_t>(kBf16One));
+    const __m512i minus_one = _mm512_set1_epi16(static_cast<int16_t>(0xbf80));
+    (void)n;
+    for (int64_t jt0 = 0; jt0 < tiles; jt0 += 3) {
+      const int g = static_cast<int>(std::min<int64_t>(3, tiles - jt0));
+      // A rows: column j's rows on in the data (1) and in the sample (-1), from the bitmaps
+      for (int64_t i = 0; i < 16 * g; ++i) {
+        const int64_t jl = 16 * jt0 + i;
+        uint16_t* row = a + i * astride;
+        for (int64_t kk = 0; kk < s_.kr; ++kk) {
+          __mmask32 m0 = 0, mk = 0;
+          if (jl < p.ncol) {
+            m0 = static_cast<__mmask32>(p.mask0.get(0)[jl * s_.words + kk / 2] >> (32 * (kk & 1)));
+            mk = static_cast<__mmask32>(p.maskk.get(0)[jl * s_.words + kk / 2] >> (32 * (kk & 1)));
+          }
+          _mm512_store_si512(row + 32 * kk, _mm512_maskz_mov_epi16(m0, one));
+          _mm512_store_si512(row + 32 * (s_.kr + kk), _mm512_maskz_mov_epi16(mk, minus_one));
+        }
+      }
+      configure_tiles();
+      for (int64_t t = 0; t < s_.ct; ++t) {
+        switch (g) {
+          case 3: dw_tiles<3>(a, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
+          case 2: dw_tiles<2>(a, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
+          default: dw_tiles<1>(a, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
+        }
+      }
+      _tile_release();
+      for (int64_t jl = 16 * jt0; jl < std::min(p.ncol, 16 * (jt0 + g)); ++jl)
+        update_column(p, jl, inv_n, last, c + (jl - 16 * jt0) * s_.nhp);
+    }
+  }
+
+  // dw of column jl (from `dense`, its dense sums, or else from the bitmaps or column lists) and
+  // the update of that column of w, and its error bound.
+  void update_column(Part& p, int64_t jl, float inv_n, bool last, const float* dense) {
+    __m512 colsum = _mm512_setzero_ps();
+    for (int64_t h0 = 0; h0 < s_.nhp; h0 += 256) {
+      switch (std::min<int64_t>(16, (s_.nhp - h0) / 16)) {
+        case 16: colsum = _mm512_add_ps(colsum, update_block<16>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last, dense)); break;
+        case 14: colsum = _mm512_add_ps(colsum, update_block<14>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last, dense)); break;
+        case 12: colsum = _mm512_add_ps(colsum, update_block<12>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last, dense)); break;
+        case 10: colsum = _mm512_add_ps(colsum, update_block<10>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last, dense)); break;
+        case 8: colsum = _mm512_add_ps(colsum, update_block<8>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last, dense)); break;
+        case 6: colsum = _mm512_add_ps(colsum, update_block<6>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last, dense)); break;
+        case 4: colsum = _mm512_add_ps(colsum, update_block<4>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last, dense)); break;
+        default: colsum = _mm512_add_ps(colsum, update_block<2>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last, dense)); break;
+      }
+    }
+    p.bound.get(0)[jl] = column_bound(hsum(colsum), s_.nh);
+  }
 
   // Mini-batch i's data (and chain) over the part's columns: row and column lists, partial sums.
   void start(Part& p, int64_t i) {
@@ -773,6 +1046,8 @@ class Epoch {
     int32_t* idx = p.idx0.get(0);
     float* val = p.val0.get(0);
     int32_t* cnt = p.cnt0.get(0);
+    uint16_t* a0 = p.a0.get(0);
+    int64_t nnz = 0;
     constexpr int64_t kAhead = 4;  // rows prefetched ahead of the scan
     for (int64_t r = 0; r < n; ++r) {
       if (r + kAhead < n) {
@@ -781,12 +1056,23 @@ class Epoch {
         for (int64_t off = 0; off < 4 * p.ncol; off += 64) _mm_prefetch(a + off, _MM_HINT_T0);
       }
       const int64_t row = e_.order != nullptr ? e_.order[i * e_.batch + r] : i * e_.batch + r;
-      cnt[r] = rbm_avx512::find_nonzeros_row(e_.x + row * s_.nv + p.j0, p.ncol, idx + r * p.ncol, val + r * p.ncol,
-                                             e_.check ? &outside : nullptr);
+      const float* xr = e_.x + row * s_.nv + p.j0;
+      cnt[r] = rbm_avx512::find_nonzeros_row(xr, p.ncol, idx + r * p.ncol, val + r * p.ncol, e_.check ? &outside : nullptr);
+      nnz += cnt[r];
+      // the row as bf16 for the dense sums (exact for binary data, the only data they take)
+      uint16_t* ar = a0 + r * 32 * p.kbv;
+      for (int64_t jl = 0; jl < 32 * p.kbv; jl += 32)
+        _mm512_store_si512(ar + jl, (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(lanes(p.ncol - jl - 16), xr + jl + 16),
+                                                                  _mm512_maskz_loadu_ps(lanes(p.ncol - jl), xr + jl)));
     }
     if (outside) bad_ = true;
-    row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.s0.get(0));
+    p.nnz0 = nnz;
     p.binary = all_ones(val, cnt, p.ncol, n);
+    if (p.binary && dense(nnz, n, p.ncol, kSumsShare)) {
+      dense_sums(p, s_, a0, n, p.s0.get(0));
+    } else {
+      row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.s0.get(0));
+    }
     if (p.binary) {
       to_masks(idx, cnt, p.ncol, n, p.ncol, s_.words, p.mask0.get(0));
     } else {
@@ -824,7 +1110,14 @@ class Epoch {
     const PhiloxStream stream(e_.seed, counter_of(i) + 2 * static_cast<uint64_t>(st) + 1);
     const bool last = st == e_.k - 1;
     visible_draw(p, s_, n, p.bq.get(0), stream, last && e_.chain != nullptr ? e_.chain : nullptr, *rows_ptr_);
-    row_sums<false>(p.idxk.get(0), nullptr, p.cntk.get(0), p.ncol, n, p.wt.get(0), s_.nhp, p.sk[st & 1].get(0));
+    int64_t nnz = 0;
+    for (int64_t r = 0; r < n; ++r) nnz += p.cntk.get(0)[r];
+    p.nnzk = nnz;
+    if (dense(nnz, n, p.ncol, kSumsShare)) {
+      dense_sums(p, s_, p.ak.get(0), n, p.sk[st & 1].get(0));
+    } else {
+      row_sums<false>(p.idxk.get(0), nullptr, p.cntk.get(0), p.ncol, n, p.wt.get(0), s_.nhp, p.sk[st & 1].get(0));
+    }
     if (last && p.binary) {
       to_masks(p.idxk.get(0), p.cntk.get(0), p.ncol, n, p.ncol, s_.words, p.maskk.get(0));
     } else if (last) {
@@ -903,6 +1196,23 @@ class Epoch {
         _mm512_store_pd(dsum + h + 8, _mm512_add_pd(_mm512_load_pd(dsum + h + 8), hi));
       }
     }
+    // the dense dw (binary data): each part's choice, and if any part takes it, the B tiles of these
+    // rows (and, for the last part, the zero rows up to the K blocks' end)
+    bool any = false;
+    for (Part* o : parts_) {
+      const bool dd = o->binary && dense(o->nnz0 + o->nnzk, n, o->ncol, kDwShare);
+      if (o == &p) p.dense_dw = dd;
+      any = any || dd;
+    }
+    if (any) {
+      const int64_t plane = 2 * s_.kr * s_.ct * 512;
+      uint16_t* pb = rows.pb.get(0);
+      const int64_t pr1 = q == nparts_ - 1 ? 16 * s_.kr : r1 / 2;
+      for (int64_t pr = r0 / 2; pr < pr1; ++pr) {
+        pack_pairs<2>(ph0, s_.nhp, n, pr, s_.ct, pr / 16, pb, plane);
+        pack_pairs<2>(phk, s_.nhp, n, pr, s_.ct, s_.kr + pr / 16, pb, plane);
+      }
+    }
   }
 
   // The statistics and the update of mini-batch i over the part's columns (and its copy of c).
@@ -911,22 +1221,12 @@ class Epoch {
     const bool last = i + 1 == nbatches_ && e_.gw != nullptr;
     const float inv_n = 1.0f / static_cast<float>(n);
     // dw and the update of w, column by column
-    for (int64_t jl = 0; jl < p.ncol; ++jl) {
-      __m512 colsum = _mm512_setzero_ps();
-      for (int64_t h0 = 0; h0 < s_.nhp; h0 += 256) {
-        switch (std::min<int64_t>(16, (s_.nhp - h0) / 16)) {
-          case 16: colsum = _mm512_add_ps(colsum, update_block<16>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last)); break;
-          case 14: colsum = _mm512_add_ps(colsum, update_block<14>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last)); break;
-          case 12: colsum = _mm512_add_ps(colsum, update_block<12>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last)); break;
-          case 10: colsum = _mm512_add_ps(colsum, update_block<10>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last)); break;
-          case 8: colsum = _mm512_add_ps(colsum, update_block<8>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last)); break;
-          case 6: colsum = _mm512_add_ps(colsum, update_block<6>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last)); break;
-          case 4: colsum = _mm512_add_ps(colsum, update_block<4>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last)); break;
-          default: colsum = _mm512_add_ps(colsum, update_block<2>(p, s_, e_, *rows_ptr_, jl, h0, inv_n, last)); break;
-        }
-      }
-      p.bound.get(0)[jl] = column_bound(hsum(colsum), s_.nh);
+    if (p.dense_dw) {
+      dense_update(p, n, inv_n, last);
+    } else {
+      for (int64_t jl = 0; jl < p.ncol; ++jl) update_column(p, jl, inv_n, last, nullptr);
     }
+    p.wb_fresh = false;
     if (last) transpose_out(p.grad.get(0), s_, p, e_.gw);
     // db and b of the part's columns
     const int32_t* cs0 = p.cstart0.get(0);

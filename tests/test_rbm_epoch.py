@@ -1,7 +1,8 @@
 """The fused RBM training epoch (pykernels._cpu.rbm_fit_epoch, float32 with AVX-512 and AMX), which
 nn.RBM.fit takes on the cpu backend: against the loop of rbm_cd calls it replaces (same draws, the
-same update arithmetic), against the reference through the numpy backend, its data check, its
-argument errors, threads."""
+same update arithmetic), with its sums and dw over the units on ('sparse') and by dense tile
+products ('dense', and 'auto' choosing between them), against the reference through the numpy
+backend and float64, its data check, its argument errors, threads."""
 import numpy as np
 import pytest
 
@@ -12,6 +13,11 @@ from pykernels import nn
 cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
 pytestmark = pytest.mark.skipif(not cpu.rbm_fit_epoch_supported(),
                                 reason="the fused epoch needs AVX-512 and AMX-BF16 (the loop of rbm_cd calls runs)")
+
+
+def products(value):
+    """rbm_fit_epoch's hidden sums and dw ('auto', 'sparse', 'dense') for a block."""
+    return cpu_setting("_rbm_epoch_products", "_set_rbm_epoch_products", value)
 
 
 def layer(nv, nh, seed=0, scale=0.05):
@@ -74,28 +80,107 @@ CASES = [(300, 784, 64, 100), (130, 70, 17, 32), (150, 40, 40, 150), (9, 33, 5, 
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("k, persistent", [(1, False), (2, False), (1, True), (3, True)])
-def test_fused_epoch_matches_the_loop(case, k, persistent):
+@pytest.mark.parametrize("how", ["sparse", "dense"])
+def test_fused_epoch_matches_the_loop(case, k, persistent, how):
     """Same mini-batches, counters and draws as the loop of rbm_cd calls; the statistics differ
-    only in the order of their sums (so the weights agree to float rounding)."""
+    only in the order of their sums (and, dense, the bf16 split of the probabilities in dw), so the
+    weights agree to float rounding."""
     n, nv, nh, batch = case
     x = data(n, nv)
     kw = dict(batch_size=batch, k=k, persistent=persistent, lr=0.05, momentum=0.5, weight_decay=1e-3)
-    assert_same_training(fit(x, nh, fused=True, **kw), fit(x, nh, fused=False, **kw))
+    with products(how):
+        fast = fit(x, nh, fused=True, **kw)
+    assert_same_training(fast, fit(x, nh, fused=False, **kw))
 
 
 @pytest.mark.parametrize("momentum, weight_decay", [(0.0, 0.0), (0.9, 0.0), (0.0, 0.01)])
-def test_fused_epoch_update_options(momentum, weight_decay):
+@pytest.mark.parametrize("how", ["sparse", "dense"])
+def test_fused_epoch_update_options(momentum, weight_decay, how):
     x = data(200, 100)
     kw = dict(batch_size=50, lr=0.1, momentum=momentum, weight_decay=weight_decay)
-    assert_same_training(fit(x, 48, fused=True, **kw), fit(x, 48, fused=False, **kw))
+    with products(how):
+        fast = fit(x, 48, fused=True, **kw)
+    assert_same_training(fast, fit(x, 48, fused=False, **kw))
 
 
-def test_fused_epoch_probabilities_as_data():
-    """Data that are probabilities (the column lists, not the bitmaps of binary data)."""
+@pytest.mark.parametrize("how", ["sparse", "dense"])
+def test_fused_epoch_probabilities_as_data(how):
+    """Data that are probabilities (the column lists, not the bitmaps of binary data; dense: only the
+    sample's sums, binary, go by the tile products)."""
     x = data(120, 90, binary=False)
     assert np.any((x > 0) & (x < 1))
     kw = dict(batch_size=40, k=1, lr=0.05)
-    assert_same_training(fit(x, 24, fused=True, **kw), fit(x, 24, fused=False, **kw))
+    with products(how):
+        fast = fit(x, 24, fused=True, **kw)
+    assert_same_training(fast, fit(x, 24, fused=False, **kw))
+
+
+def test_dense_products_are_as_accurate_as_float32_products():
+    """One mini-batch of binary data half on, with a persistent chain so that the sample is known:
+    dw and dc against float64 from the same units (the data and the chain's end), the dense tile
+    products within a few times the error of NumPy's float32 products, and as the sums over the
+    units on."""
+    rng = np.random.default_rng(4)
+    x = (rng.random((100, 784)) < 0.5).astype(np.float32)
+    chain = (rng.random((100, 784)) < 0.5).astype(np.float32)
+    w, b, c = layer(784, 256, scale=0.1)
+    grads = {}
+    for how in ("dense", "sparse"):
+        end = chain.copy()
+        g = tuple(np.zeros_like(a) for a in (w, b, c))
+        with products(how):
+            cpu.rbm_fit_epoch(x, None, w.copy(), b.copy(), c.copy(), batch_size=100, k=1, lr=0.1, momentum=0.0,
+                              weight_decay=0.0, seed=0, counter=0, chain=end, grads=g)
+        grads[how] = g, end
+    np.testing.assert_array_equal(grads["dense"][1], grads["sparse"][1])  # the same draws
+    assert not np.array_equal(grads["dense"][0][0], grads["sparse"][0][0])  # by other products
+    end = grads["dense"][1]
+
+    def statistics(dtype):
+        W, C = w.astype(dtype), c.astype(dtype)
+        ph0 = 1 / (1 + np.exp(-(x.astype(dtype) @ W.T + C)))
+        phk = 1 / (1 + np.exp(-(end.astype(dtype) @ W.T + C)))
+        return (ph0.T @ x - phk.T @ end) / dtype(100), (ph0 - phk).mean(0, dtype=dtype)
+
+    exact, single = statistics(np.float64), statistics(np.float32)
+    for i, name in ((0, "dw"), (2, "dc")):
+        yardstick = np.abs(single[i // 2] - exact[i // 2])
+        for how in ("dense", "sparse"):
+            err = np.abs(grads[how][0][i] - exact[i // 2])
+            assert err.mean() < 4 * yardstick.mean() and err.max() < 4 * yardstick.max(), (how, name)
+
+
+@pytest.mark.parametrize("density, expect", [(0.5, "dense"), (0.03, "sparse")])
+def test_auto_products(density, expect):
+    """'auto' (the default): dense tile products for binary data with many units on, sums over the
+    units on for sparse data (the same bits as the setting it picks, not those of the other)."""
+    x = (np.random.default_rng(2).random((300, 200)) < density).astype(np.float32)
+
+    def run(how):
+        w, b, c = layer(200, 48)
+        b[:] = 0.0 if expect == "dense" else -4.0  # the sample as dense as the data
+        vel = tuple(np.zeros_like(a) for a in (w, b, c))
+        with products(how):
+            error = cpu.rbm_fit_epoch(x, np.arange(300), w, b, c, velocity=vel, batch_size=50, k=1, lr=0.1,
+                                      momentum=0.5, weight_decay=0.0, seed=1, counter=0, probe=50)
+        return [w, b, c, *vel, np.float64(error)]
+
+    assert cpu._rbm_epoch_products() == "auto"
+    got, want, other = run("auto"), run(expect), run("sparse" if expect == "dense" else "dense")
+    for g, wt in zip(got, want):
+        np.testing.assert_array_equal(g, wt)
+    assert not np.array_equal(got[0], other[0])
+
+
+def test_products_setting():
+    before = cpu._set_rbm_epoch_products("dense")
+    try:
+        assert before == "auto" and cpu._rbm_epoch_products() == "dense"
+        with pytest.raises(ValueError, match="'auto', 'sparse' or 'dense', got 'fast'"):
+            cpu._set_rbm_epoch_products("fast")
+        assert cpu._rbm_epoch_products() == "dense"
+    finally:
+        cpu._set_rbm_epoch_products(before)
 
 
 def test_fused_epoch_against_the_reference():
@@ -227,7 +312,8 @@ def test_fused_epoch_threads_share_nothing():
         np.testing.assert_array_equal(together[seed], alone[seed])
 
 
-def test_fused_epoch_extreme_weights():
+@pytest.mark.parametrize("how", ["sparse", "dense"])
+def test_fused_epoch_extreme_weights(how):
     """Subnormal weights (flushed by the bf16 split; the error bound covers them) and a column whose
     weights are beyond the bound (every draw of that unit from the exact sum): the loop's draws."""
     x = data(160, 48)
@@ -241,7 +327,7 @@ def test_fused_epoch_extreme_weights():
             rbm = nn.RBM(48, 40, seed=0)
             rbm.w.data[...], rbm.b.data[...], rbm.c.data[...] = w, b, c
             return rbm, rbm.fit(x, 1, 16, seed=4, lr=1e-3, momentum=0.0)
-        with pykernels.use_backend("cpu"):
+        with pykernels.use_backend("cpu"), products(how):
             if fused:
                 runs.append(run())
             else:

@@ -287,6 +287,30 @@ void bind_rbm(py::module_& m) {
           throw py::value_error("set_rbm_visible_path: this CPU does not support '" + name + "'");
       },
       py::arg("name"), "Select the visible draw path (for tests and benchmarks).");
+  m.def(
+      "_rbm_epoch_products",
+      [] {
+        const char* names[] = {"auto", "sparse", "dense"};
+        return std::string(names[static_cast<int>(pk::cpu::rbm_epoch_products())]);
+      },
+      "How rbm_fit_epoch forms the hidden sums and dw: 'auto', 'sparse' or 'dense' (see _set_rbm_epoch_products).");
+  m.def(
+      "_set_rbm_epoch_products",
+      [](const std::string& name) {
+        const char* names[] = {"auto", "sparse", "dense"};
+        for (int i = 0; i < 3; ++i)
+          if (name == names[i]) {
+            const auto previous = pk::cpu::rbm_epoch_products();
+            pk::cpu::set_rbm_epoch_products(static_cast<pk::cpu::RbmEpochProducts>(i));
+            return std::string(names[static_cast<int>(previous)]);
+          }
+        throw py::value_error("_set_rbm_epoch_products: argument 'name' must be 'auto', 'sparse' or 'dense', got '" +
+                              name + "'");
+      },
+      py::arg("name"),
+      "How rbm_fit_epoch forms the hidden sums and dw (csrc/rbm.h, RbmEpochProducts): 'auto' (the default), "
+      "'sparse' (the same bits as a loop of rbm_cd calls) or 'dense'; returns the previous setting. For tests and "
+      "benchmarks.");
   m.def("rbm_fit_epoch_supported", &pk::cpu::rbm_fit_epoch_supported,
         "Whether rbm_fit_epoch runs here (float32, AVX-512 and the AMX visible path).");
   m.def("rbm_fit_epoch", &fit_epoch, py::arg("x"), py::arg("order"), py::arg("w"), py::arg("b"), py::arg("c"),
