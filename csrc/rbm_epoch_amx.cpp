@@ -86,13 +86,13 @@ struct Part {
   int64_t kbv = 0;  // K blocks of 32 of the part's columns (the dense sums' K)
   // bq, vbq: the part's columns of b and its velocity (written back at the end, so that a failed
   // check leaves the caller's arrays as they were)
-  AlignedBuffer<float> wt, vt, bound, c, vc, bq, vbq, s0, sc, sk[2], crow, units, sample, grad;
+  AlignedBuffer<float> wt, vt, bound, c, vc, bq, vbq, s0, sc, sk[2], crow, units, grad;
   AlignedBuffer<uint16_t> hi, lo, hbt;  // hi, lo: one column tile's A tiles
   AlignedBuffer<uint16_t> on_mask, open_mask;  // one row's settled draws, chunk by chunk
   // row lists (column, value) of the data (0), the persistent chain (c) and the last sample (k),
   // column lists (row, value) of the data and the sample
   AlignedBuffer<int32_t> idx0, cnt0, idxc, cntc, idxk, cntk, cstart0, cidx0, cstartk, cidxk, next;
-  AlignedBuffer<float> val0, valc, valk, cval0;
+  AlignedBuffer<float> val0, valc, cval0;
   // binary data (every nonzero of the mini-batch's part 1): the rows of each column that are on in
   // the data (mask0) and in the sample (maskk) as bitmaps (words of 64 rows) in place of the
   // column lists
@@ -418,7 +418,6 @@ void allocate(Part& p, const Shape& s, bool momentum, bool chain) {
   p.sk[1].get(hid);
   p.crow.get(16 * s.nrt * p.nrow);
   p.units.get((std::max(s.nmax * s.nh, p.ncol) + 8 + 63) / 64 * 64 + 64);
-  p.sample.get(p.nrow);
   p.grad.get(p.nrow * s.nhp);
   p.idx0.get(lists);
   p.val0.get(lists);
@@ -429,7 +428,6 @@ void allocate(Part& p, const Shape& s, bool momentum, bool chain) {
     p.cntc.get(s.nmax);
   }
   p.idxk.get(lists);
-  p.valk.get(lists);
   p.cntk.get(s.nmax);
   p.cstart0.get(p.ncol + 1);
   p.cidx0.get(lists);
@@ -742,9 +740,8 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
     const uint64_t block0 = first >> 2;
     rbm_avx512::philox_units(stream, block0, static_cast<int64_t>(((first + static_cast<uint64_t>(p.ncol) + 3) >> 2) - block0), u);
     const float* ur = u + (first & 3);
-    float* sample = dense != nullptr ? dense + r * s.nv + p.j0 : p.sample.get(0);
+    float* sample = dense != nullptr ? dense + r * s.nv + p.j0 : nullptr;
     int32_t* idx = p.idxk.get(0) + r * p.ncol;
-    float* val = p.valk.get(0) + r * p.ncol;
     uint16_t* ak = p.ak.get(0) + r * 32 * p.kbv;  // the row as bf16 for the dense sums
     // first the draws the tile product settles, chunk by chunk with no dependence between chunks
     // (the sigmoids of several chunks in flight at once), then the exact sums and the lists
@@ -784,7 +781,11 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
         on = (on & static_cast<__mmask16>(~open)) |
              _mm512_mask_cmp_ps_mask(open, uu, sigmoid16(_mm512_add_ps(_mm512_load_ps(exact), bb)), _CMP_LT_OQ);
       }
-      count = store_draws(in, on, index, sample + jl, idx, val, count);
+      // the row list (and the dense sample for a chain); no values: the sample's are 1
+      if (sample != nullptr) _mm512_mask_storeu_ps(sample + jl, in, _mm512_maskz_mov_ps(on, _mm512_set1_ps(1.0f)));
+      const int n_on = __builtin_popcount(on);
+      _mm512_mask_storeu_epi32(idx + count, first_lanes(n_on), _mm512_maskz_compress_epi32(on, index));
+      count += n_on;
       _mm256_store_si256(reinterpret_cast<__m256i*>(ak + jl), _mm256_maskz_mov_epi16(on, one));
       index = _mm512_add_epi32(index, step);
     }
@@ -1122,7 +1123,7 @@ class Epoch {
       to_masks(p.idxk.get(0), p.cntk.get(0), p.ncol, n, p.ncol, s_.words, p.maskk.get(0));
     } else if (last) {
       SparseCols<float> cols{p.cstartk.get(0), p.cidxk.get(0), nullptr, false};  // the sample's values are 1
-      to_columns(SparseRows<float>{p.idxk.get(0), p.valk.get(0), p.cntk.get(0), p.ncol}, n, cols, p.next.get(0));
+      to_columns(SparseRows<float>{p.idxk.get(0), nullptr, p.cntk.get(0), p.ncol}, n, cols, p.next.get(0));
     }
   }
 
