@@ -56,11 +56,12 @@ constexpr uint16_t kBf16One = 0x3f80;
 // The shares of units on above which the hidden sums (kSumsShare) and dw (kDwShare: of the data's
 // and the sample's units together) go by the dense tile products (Epoch::dense).
 // NOTE: measured (MNIST-sized layer, 784 -> 256, batches of 100, per part and mini-batch): the
-// sums over the units on cost 25 us for data with 7% of the units on in a disc (its rows of wt
-// mostly in L1), 51-65 at 13% spread uniformly, 95-108 at 20%, 167-178 at 50%; the dense sums
-// 50-55 at any share, plus 33-40 to make wb once per mini-batch.  dw over the units on: 87 us
-// (7% + 7%), 140 (13% + 13%), 209 (20% + 20%), 280 (50% + 50%); dense: 100-120.
-constexpr double kSumsShare = 0.15;
+// sums over the units on cost 18-25 us for data with 7% of the units on in a disc (its rows of wt
+// mostly in L1), 45-55 at 13-15% (in a disc or spread uniformly), 95-108 at 20%, 167-178 at 50%;
+// the dense sums 30-35 at any share, plus 20-25 to make wb once per mini-batch (for both sums).
+// dw over the units on: 70 us (7% + 7%), 130-140 (13% + 13%), 209 (20% + 20%), 280 (50% + 50%);
+// dense: 75-90.
+constexpr double kSumsShare = 0.1;
 constexpr double kDwShare = 0.2;
 
 // Rows per block of the reconstruction probe (its products run better on taller blocks than the
@@ -538,7 +539,11 @@ void hidden_layer(Part& p, const Shape& s, const float* const* sums, int parts, 
     u = p.units.get(0) + (first & 3);
   }
   const __m256i one = _mm256_set1_epi16(static_cast<int16_t>(kBf16One));
+  constexpr int64_t kAhead = 3;  // rows of the partial sums prefetched ahead (most written by other cores)
   for (int64_t r = r0; r < r1; ++r) {
+    if (r + kAhead < r1)
+      for (int q = 0; q < parts; ++q)
+        for (int64_t h = 0; h < s.nhp; h += 16) _mm_prefetch(reinterpret_cast<const char*>(sums[q] + (r + kAhead) * s.nhp + h), _MM_HINT_T0);
     int32_t count = 0;
     __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int64_t h = 0; h < s.nhp; h += 16) {
