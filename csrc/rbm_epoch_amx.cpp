@@ -132,7 +132,7 @@ struct Rows {
   AlignedBuffer<uint16_t> ha;
   AlignedBuffer<int32_t> hidx, hcnt;
   // the dense dw's B tiles: the rows of ph0 (K blocks 0 .. kr - 1) and of phk (kr .. 2 kr - 1) split
-  // into three bf16 parts, pairs of rows interleaved (pack_pairs; tile (kk, t) of part i at
+  // into two bf16 parts, pairs of rows interleaved (pack_pairs; tile (kk, t) of part i at
   // ((i * 2 kr + kk) * ct + t) * 512)
   AlignedBuffer<uint16_t> pb;
 };
@@ -388,8 +388,8 @@ void dense_sums(Part& p, const Shape& s, const uint16_t* a, int64_t n, float* ou
 }
 
 // The dense dw's C tiles of G column tiles (tmm0 .. G-1; their A rows at a, 32 kb2 words each, in
-// tmm3 .. 3 + G - 1) and hidden column tile t: the sum over the kb2 K blocks of A times the three
-// parts of the B tile (through tmm6), smallest part first; stored into out (rows ld floats apart).
+// tmm3 .. 3 + G - 1) and hidden column tile t: the sum over the kb2 K blocks of A times the two
+// parts of the B tile (through tmm6), smaller part first; stored into out (rows ld floats apart).
 template <int G>
 void dw_tiles(const uint16_t* a, int64_t kb2, const uint16_t* b, int64_t plane, int64_t ct, int64_t t, float* out,
               int64_t ld) {
@@ -1004,7 +1004,7 @@ class Epoch {
 
   // dw of the part's columns by the dense tile products, three column tiles at a time, each tile's
   // columns updated as soon as their sums are in.
-  void dense_update(Part& p, int64_t n, float inv_n, bool last) {
+  void dense_update(Part& p, float inv_n, bool last) {
     const int64_t kb2 = 2 * s_.kr, astride = 32 * kb2, tiles = p.nrow / 16;
     const int64_t plane = kb2 * s_.ct * 512;
     const uint16_t* b = rows_ptr_->pb.get(0);
@@ -1012,7 +1012,6 @@ class Epoch {
     float* c = p.dwc.get(0);
     const __m512i one = _mm512_set1_epi16(static_cast<int16_t>(kBf16One));
     const __m512i minus_one = _mm512_set1_epi16(static_cast<int16_t>(0xbf80));
-    (void)n;
     for (int64_t jt0 = 0; jt0 < tiles; jt0 += 3) {
       const int g = static_cast<int>(std::min<int64_t>(3, tiles - jt0));
       // A rows: column j's rows on in the data (1) and in the sample (-1), from the bitmaps
@@ -1204,14 +1203,24 @@ class Epoch {
     const float* ph0 = rows.ph0.get(0);
     float* phk = rows.phk.get(0);
     hidden_layer(p, s_, sk_[(e_.k - 1) & 1].data(), nparts_, r0, r1, n, phk, nullptr, rows);
-    // d = ph0 - phk and, in double, its column sums over these rows (row by row), in one pass
+    // the dense dw (binary data): each part's choice; the bitmaps' sparse dw reads d, the dense one
+    // the B tiles below
+    bool any = false, need_d = false;
+    for (Part* o : parts_) {
+      const bool dd = o->binary && dense(o->nnz0 + o->nnzk, n, o->ncol, kDwShare);
+      if (o == &p) p.dense_dw = dd;
+      any = any || dd;
+      need_d = need_d || (o->binary && !dd);
+    }
+    // d = ph0 - phk (where a part needs it) and, in double, its column sums over these rows (row by
+    // row), in one pass
     float* d = rows.d.get(0);
     double* dsum = p.dsum.get(0);
     std::fill(dsum, dsum + s_.nhp, 0.0);
     for (int64_t r = r0; r < r1; ++r) {
       for (int64_t h = 0; h < s_.nhp; h += 16) {
         const __m512 a = _mm512_load_ps(ph0 + r * s_.nhp + h), b = _mm512_load_ps(phk + r * s_.nhp + h);
-        _mm512_store_ps(d + r * s_.nhp + h, _mm512_sub_ps(a, b));
+        if (need_d) _mm512_store_ps(d + r * s_.nhp + h, _mm512_sub_ps(a, b));
         const __m512d lo = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)), _mm512_cvtps_pd(_mm512_castps512_ps256(b)));
         const __m512d hi = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))),
                                          _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(b), 1))));
@@ -1219,14 +1228,8 @@ class Epoch {
         _mm512_store_pd(dsum + h + 8, _mm512_add_pd(_mm512_load_pd(dsum + h + 8), hi));
       }
     }
-    // the dense dw (binary data): each part's choice, and if any part takes it, the B tiles of these
-    // rows (and, for the last part, the zero rows up to the K blocks' end)
-    bool any = false;
-    for (Part* o : parts_) {
-      const bool dd = o->binary && dense(o->nnz0 + o->nnzk, n, o->ncol, kDwShare);
-      if (o == &p) p.dense_dw = dd;
-      any = any || dd;
-    }
+    // if any part takes the dense dw, the B tiles of these rows (and, for the last part, the zero
+    // rows up to the K blocks' end)
     if (any) {
       const int64_t plane = 2 * s_.kr * s_.ct * 512;
       uint16_t* pb = rows.pb.get(0);
@@ -1246,7 +1249,7 @@ class Epoch {
     const float inv_n = 1.0f / static_cast<float>(n);
     // dw and the update of w, column by column
     if (p.dense_dw) {
-      dense_update(p, n, inv_n, last);
+      dense_update(p, inv_n, last);
     } else {
       for (int64_t jl = 0; jl < p.ncol; ++jl) update_column(p, jl, inv_n, last, nullptr);
     }

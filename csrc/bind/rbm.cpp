@@ -287,22 +287,19 @@ void bind_rbm(py::module_& m) {
           throw py::value_error("set_rbm_visible_path: this CPU does not support '" + name + "'");
       },
       py::arg("name"), "Select the visible draw path (for tests and benchmarks).");
+  // the names of pk::cpu::RbmEpochProducts, in its order
+  static constexpr const char* kProducts[] = {"auto", "sparse", "dense"};
   m.def(
-      "_rbm_epoch_products",
-      [] {
-        const char* names[] = {"auto", "sparse", "dense"};
-        return std::string(names[static_cast<int>(pk::cpu::rbm_epoch_products())]);
-      },
+      "_rbm_epoch_products", [] { return std::string(kProducts[static_cast<int>(pk::cpu::rbm_epoch_products())]); },
       "How rbm_fit_epoch forms the hidden sums and dw: 'auto', 'sparse' or 'dense' (see _set_rbm_epoch_products).");
   m.def(
       "_set_rbm_epoch_products",
       [](const std::string& name) {
-        const char* names[] = {"auto", "sparse", "dense"};
         for (int i = 0; i < 3; ++i)
-          if (name == names[i]) {
+          if (name == kProducts[i]) {
             const auto previous = pk::cpu::rbm_epoch_products();
             pk::cpu::set_rbm_epoch_products(static_cast<pk::cpu::RbmEpochProducts>(i));
-            return std::string(names[static_cast<int>(previous)]);
+            return std::string(kProducts[static_cast<int>(previous)]);
           }
         throw py::value_error("_set_rbm_epoch_products: argument 'name' must be 'auto', 'sparse' or 'dense', got '" +
                               name + "'");
