@@ -14,8 +14,9 @@
 // another 400 KB of L2 per part on MNIST-sized layers); its B operand, the hidden sample in the tile
 // layout, is the 16 x 16 word transposes of the sample's bf16 rows.
 //
-// Per mini-batch (regions of run_parts, one part per thread; the same parts in order on one thread
-// when the cores are oversubscribed, with the same bits):
+// Per mini-batch (phases of run_phases, one part per thread, the threads meeting at a barrier after
+// each phase; the same parts in order on one thread when the cores are oversubscribed, with the same
+// bits):
 //   per Gibbs step: the hidden rows (each part a range of rows: the parts' partial sums added in
 //     part order, sigmoid, draw) - then the visible columns (each part its columns: tile product,
 //     draws, and the partial hidden sums of the sample over its columns);
@@ -948,7 +949,7 @@ class Epoch {
     }
   }
 
-  // Regions per mini-batch: per Gibbs step, the hidden rows (each part a range of rows) and the
+  // Phases per mini-batch: per Gibbs step, the hidden rows (each part a range of rows) and the
   // visible columns (each part its columns); then the negative phase's hidden rows; then the
   // statistics and the update (columns), with the next mini-batch's start.
   bool run() {
@@ -957,20 +958,27 @@ class Epoch {
         load(*parts_[q], s_, e_);
         start(*parts_[q], 0);
       });
-      for (int64_t i = 0; i < nbatches_ && !bad_; ++i) {
-        for (int64_t st = 0; st < e_.k; ++st) {
-          run_parts(nparts_, [&](int q) { hidden(*parts_[q], q, i, st); }, true, &window_);
-          run_parts(nparts_, [&](int q) { visible(*parts_[q], i, st); }, true, &window_);
-        }
-        run_parts(nparts_, [&](int q) { negative(*parts_[q], q, i); }, true, &window_);
-        run_parts(
-            nparts_,
-            [&](int q) {
+      // per mini-batch, 2k + 2 phases: per Gibbs step the hidden rows and the visible columns, the
+      // negative phase, the update with the next mini-batch's start
+      const int64_t per = 2 * e_.k + 2;
+      run_phases(
+          nparts_, nbatches_ * per,
+          [&](int64_t ph, int q) {
+            const int64_t i = ph / per, st = ph % per;
+            if (st < 2 * e_.k) {
+              if (st % 2 == 0) {
+                hidden(*parts_[q], q, i, st / 2);
+              } else {
+                visible(*parts_[q], i, st / 2);
+              }
+            } else if (st == 2 * e_.k) {
+              negative(*parts_[q], q, i);
+            } else {
               finish(*parts_[q], i, q == 0);
               if (i + 1 < nbatches_) start(*parts_[q], i + 1);
-            },
-            true, &window_);
-      }
+            }
+          },
+          [&](int64_t ph) { return ph % per == 0 && bad_.load(std::memory_order_relaxed); }, window_);
       if (bad_) {
         // nothing was stored but the persistent chain, drawn in place
         if (e_.chain != nullptr) std::copy(chain_copy_.begin(), chain_copy_.end(), e_.chain);

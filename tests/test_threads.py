@@ -112,6 +112,29 @@ def test_oversubscription_rule_over_short_regions(cpu_mod):
         assert not cpu_mod.oversubscribed()
 
 
+@pytest.mark.parametrize("parts, phases, mark_at, stop_at", [(2, 40, 1000, 1000), (3, 40, 1000, 1000),
+                                                            (2, 40, 9, 1000), (3, 40, 0, 1000),
+                                                            (2, 40, 1000, 24), (2, 40, 9, 24), (2, 40, 38, 1000)])
+def test_run_phases(cpu_mod, parts, phases, mark_at, stop_at):
+    """The fused RBM epoch's phases (run_phases): every part of every phase before stop_at runs once,
+    each phase after all of the one before; on the threads (part q on thread q) until the cores are
+    marked oversubscribed, then, whole phases, on the calling thread: from phase m + 2 when phase m
+    marks them (or sooner, where the rule itself marked them: more parts than cores, a busy core)."""
+    runs, order, thread = (np.array(a).reshape(phases, parts) for a in cpu_mod._trace_phases(parts, phases, mark_at, stop_at))
+    end = min(phases, stop_at)
+    np.testing.assert_array_equal(runs[:end], 1)
+    np.testing.assert_array_equal(runs[end:], 0)
+    assert np.all(order[1:end].min(1) > order[:end - 1].max(1))
+    alone = int(np.argmax(thread[:end].min(1) < 0)) if np.any(thread[:end] < 0) else end
+    np.testing.assert_array_equal(thread[:alone], np.tile(np.arange(parts), (alone, 1)))
+    np.testing.assert_array_equal(thread[alone:end], -1)
+    if mark_at < end:
+        assert cpu_mod.oversubscribed()
+        assert alone <= min(mark_at + 2, end)
+    elif not cpu_mod.oversubscribed():
+        assert alone == end
+
+
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), 1e9])
 def test_set_oversubscribed_argument_errors(cpu_mod, bad):
     with pytest.raises(ValueError, match="set_oversubscribed: argument 'seconds'"):

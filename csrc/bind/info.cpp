@@ -1,5 +1,7 @@
+#include <omp.h>
 #include <pybind11/stl.h>
 
+#include <atomic>
 #include <string>
 #include <utility>
 #include <vector>
@@ -71,6 +73,36 @@ void bind_info(py::module_& m) {
       py::arg("regions"),
       "Feed the windowed oversubscription rule (the fused RBM epoch's) a run of regions' (own, wait) "
       "timings in seconds: for tests of the rule.");
+  m.def(
+      "_trace_phases",
+      [](int parts, int64_t phases, int64_t mark_at, int64_t stop_at) {
+        if (parts < 1 || parts > 64 || phases < 0 || phases > 100000) {
+          throw py::value_error("_trace_phases: need 1 <= parts <= 64 and 0 <= phases <= 100000");
+        }
+        // per (phase, part): how many times it ran, its place in the order of all runs, and the
+        // OpenMP thread that ran it (-1: the calling thread, outside the region)
+        std::vector<int64_t> runs(static_cast<size_t>(parts * phases)), order(runs.size()), thread(runs.size());
+        std::atomic<int64_t> next{0};
+        os::Window window;
+        {
+          py::gil_scoped_release nogil;
+          pk::run_phases(
+              parts, phases,
+              [&](int64_t ph, int q) {
+                if (ph == mark_at && q == 0) os::serial_until_ns.store(os::now_ns() + 60000000000, std::memory_order_relaxed);
+                const size_t i = static_cast<size_t>(ph * parts + q);
+                ++runs[i];
+                order[i] = next.fetch_add(1);
+                thread[i] = omp_in_parallel() ? omp_get_thread_num() : -1;
+              },
+              [&](int64_t ph) { return ph == stop_at; }, window);
+        }
+        return py::make_tuple(runs, order, thread);
+      },
+      py::arg("parts"), py::arg("phases"), py::arg("mark_at"), py::arg("stop_at"),
+      "Run empty phases through run_phases (the fused RBM epoch's threads), marking the cores "
+      "oversubscribed in phase mark_at and stopping before phase stop_at: per (phase, part) the "
+      "number of runs, their order and the thread of each, for tests.");
 }
 
 }  // namespace pk::bind
