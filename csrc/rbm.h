@@ -64,7 +64,8 @@ bool rbm_fit_epoch(const RbmEpoch& e);
 
 // How rbm_fit_epoch forms the hidden layers' sums v w^T and the statistics dw: kSparse: sums over
 // the units on (the same float operations as rbm_cd, hence the same bits as a loop of rbm_cd calls);
-// kDense: AMX tile products of bf16 splits exact to fp32 rounding (as close as an fp32 GEMM, in
+// kDense: AMX tile products of two-part bf16 splits of w (for the sums) and of the probabilities (for
+// dw), each value within 2^-17 of itself (sums and dw within a few times an fp32 GEMM's error, in
 // another order: not the same bits); kAuto (the default): per mini-batch and part, kDense where the
 // units on are dense enough that the tile products are faster (binary data; rbm_epoch_amx.cpp).
 enum class RbmEpochProducts : int { kAuto = 0, kSparse = 1, kDense = 2 };

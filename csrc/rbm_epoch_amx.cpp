@@ -26,9 +26,9 @@
 // The hidden sums (v w^T over the part's columns) and dw go one of two ways, chosen per mini-batch
 // and part by the share of units on (Epoch::dense; RbmEpochProducts in rbm.h to force either):
 //   sparse: over the units on (row lists, bitmaps): the same float operations as rbm_cd;
-//   dense (binary units): AMX tile products, the sums of the 0/1 rows times wt's three-part bf16
-//     split (exact products: as close as an fp32 GEMM), dw as [v0 | -vk]^T times [ph0 ; phk] split
-//     into two bf16 parts (2^-17 of each probability: within a few times an fp32 GEMM's error).
+//   dense (binary units): AMX tile products, the sums of the 0/1 rows times wt split into two bf16
+//     parts, dw as [v0 | -vk]^T times [ph0 ; phk] split into two bf16 parts (each split within
+//     2^-17 of each value: the sums and dw within a few times an fp32 GEMM's error).
 //   Over the units on, the cost grows with their share and with how widely they spread over wt's
 //   rows (L2 reads); the tile products cost the same at any share.
 // What crosses between cores is the partial sums and the hidden rows.  The partial sums of the
@@ -59,7 +59,8 @@ constexpr uint16_t kBf16One = 0x3f80;
 // NOTE: measured (MNIST-sized layer, 784 -> 256, batches of 100, per part and mini-batch): the
 // sums over the units on cost 18-25 us for data with 7% of the units on in a disc (its rows of wt
 // mostly in L1), 45-55 at 13-15% (in a disc or spread uniformly), 95-108 at 20%, 167-178 at 50%;
-// the dense sums 30-35 at any share, plus 20-25 to make wb once per mini-batch (for both sums).
+// the dense sums 20-30 at any share, plus 13-20 to make wb once per mini-batch (for both sums; with
+// wb split into three bf16 parts, exact products, they were 30-35 and 20-25).
 // dw over the units on: 70 us (7% + 7%), 130-140 (13% + 13%), 209 (20% + 20%), 280 (50% + 50%);
 // dense: 75-90.
 constexpr double kSumsShare = 0.1;
@@ -103,7 +104,7 @@ struct Part {
   // the part's rows' share of sum(ph0 - phk) over the rows (dc)
   AlignedBuffer<double> dsum;
   // the dense products (RbmEpochProducts::kDense, see dense_sums, dense_update):
-  // wb: the sums' B tiles, the part's rows of wt split into three bf16 parts (pack_pairs; tile
+  // wb: the sums' B tiles, the part's rows of wt split into two bf16 parts (pack_pairs; tile
   //   (kk, t) of part i at ((i * kbv + kk) * ct + t) * 512), made from wt when a dense sum needs it
   //   (wb_fresh: since wt last changed);
   // a0, ak: the data's and the sample's rows over the part's columns as bf16 (16 nrt rows of 32 kbv);
@@ -259,43 +260,29 @@ inline void split3(__m512 x0, __m512 x1, __m512i* p1, __m512i* p2, __m512i* p3) 
 // into row (pr mod 16) of the B tiles of K block kk: for each column tile t of 16, the pairs
 // (m[2 pr, 16 t + i], m[2 pr + 1, 16 t + i]), i < 16, at dst + (kk * ct + t) * 512 + 32 (pr mod 16)
 // of each part (parts `plane` words apart).  Tile by tile (t outer), each written in one stream.
-// Parts = 3: x truncated to bf16, the rest truncated, the rest: x = p1 + p2 + p3 exactly (24
-// significant bits in three of 8), but for parts below 2^-126, which the tiles flush.  Parts = 2: x
-// rounded to nearest even and the rest rounded (|x - p1 - p2| <= 2^-17 |x|).
-// The parts are masks and differences and the pairs a shift and an or (no conversions, no word
-// permutes): each part's low half is 0.
-template <int Parts>
+// The two parts are split_bf16's (|x - p1 - p2| <= 2^-17 |x|, but for parts below 2^-126, which the
+// tiles flush), and the pairs a shift and an or (no conversions, no word permutes): each part's low
+// half is 0.
 void pack_pairs(const float* m, int64_t ld, int64_t valid, int64_t pr0, int64_t pr1, int64_t ct, int64_t kk,
                 uint16_t* dst, int64_t plane) {
-  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  constexpr int kParts = 2;
   // the parts of 16 values, each in the high half of a word (low half 0)
-  auto split = [&](__m512 x, __m512i* part) {
-    if constexpr (Parts == 3) {
-      part[0] = _mm512_and_si512(_mm512_castps_si512(x), high);
-      const __m512 rest = _mm512_sub_ps(x, _mm512_castsi512_ps(part[0]));
-      part[1] = _mm512_and_si512(_mm512_castps_si512(rest), high);
-      // (masked too: the rest of a subnormal x, which the tiles flush anyway, has bits below)
-      part[2] = _mm512_and_si512(_mm512_castps_si512(_mm512_sub_ps(rest, _mm512_castsi512_ps(part[1]))), high);
-    } else {
-      part[0] = round_bf16(_mm512_castps_si512(x));
-      part[1] = round_bf16(_mm512_castps_si512(_mm512_sub_ps(x, _mm512_castsi512_ps(part[0]))));
-    }
-  };
+  auto split = [](__m512 x, __m512i* part) { split_bf16(x, &part[0], &part[1]); };
   for (int64_t t = 0; t < ct; ++t) {
     uint16_t* tile = dst + (kk * ct + t) * 512;
     for (int64_t pr = pr0; pr < pr1; ++pr) {
-      __m512i a[Parts], b[Parts];
+      __m512i a[kParts], b[kParts];
       split(2 * pr < valid ? _mm512_load_ps(m + 2 * pr * ld + 16 * t) : _mm512_setzero_ps(), a);
       split(2 * pr + 1 < valid ? _mm512_load_ps(m + (2 * pr + 1) * ld + 16 * t) : _mm512_setzero_ps(), b);
-      for (int i = 0; i < Parts; ++i)
+      for (int i = 0; i < kParts; ++i)
         _mm512_store_si512(tile + i * plane + 32 * (pr & 15), _mm512_or_si512(b[i], _mm512_srli_epi32(a[i], 16)));
     }
   }
 }
 
 // C tiles of row tiles 0 .. G - 1 (tmm0 .. G-1) and column tile t, over K blocks k0 .. k1 - 1 of
-// kb: the row tile's A (bf16 rows of 32 kb at a, tmm7) times the three parts of the B tile (tmm4-6,
-// loaded once for the G row tiles), smallest part first, added to out's tiles (rows ld floats
+// kb: the row tile's A (bf16 rows of 32 kb at a, tmm7) times the two parts of the B tile (tmm5-6,
+// loaded once for the G row tiles), smaller part first, added to out's tiles (rows ld floats
 // apart; from 0 for k0 = 0) and stored back: the same operations as in one pass over the K blocks.
 template <int G>
 void sums_tiles(const uint16_t* a, int64_t kb, int64_t k0, int64_t k1, const uint16_t* b, int64_t plane, int64_t ct,
@@ -314,12 +301,10 @@ void sums_tiles(const uint16_t* a, int64_t kb, int64_t k0, int64_t k1, const uin
   }
   for (int64_t kk = k0; kk < k1; ++kk) {
     const uint16_t* bk = b + (kk * ct + t) * 512;
-    _tile_loadd(4, bk + 2 * plane, 64);
     _tile_loadd(5, bk + plane, 64);
     _tile_loadd(6, bk, 64);
 #define PK_SUMS_TILE(C)                                               \
     _tile_loadd(7, a + (C) * 16 * astride + 32 * kk, 2 * astride); \
-    _tile_dpbf16ps(C, 7, 4);                                         \
     _tile_dpbf16ps(C, 7, 5);                                         \
     _tile_dpbf16ps(C, 7, 6);
     PK_SUMS_TILE(0)
@@ -352,13 +337,14 @@ void bound_row(Part& p, const Shape& s, int64_t jl) {
 void make_wb(Part& p, const Shape& s) {
   if (p.wb_fresh) return;
   const int64_t plane = p.kbv * s.ct * 512;
-  for (int64_t kk = 0; kk < p.kbv; ++kk) pack_pairs<3>(p.wt.get(0), s.nhp, p.nrow, 16 * kk, 16 * kk + 16, s.ct, kk, p.wb.get(0), plane);
+  for (int64_t kk = 0; kk < p.kbv; ++kk) pack_pairs(p.wt.get(0), s.nhp, p.nrow, 16 * kk, 16 * kk + 16, s.ct, kk, p.wb.get(0), plane);
   p.wb_fresh = true;
 }
 
 // out (rows 0 .. 16 ceil(n / 16) - 1, nhp floats apart) = a (bf16 rows of 0/1 over the part's
-// columns) times wt^T over those columns, by tile products of wt's three-part bf16 split: every
-// product exact, so that the sums are as close as an fp32 GEMM's (its rows past n are not used).
+// columns) times wt^T over those columns, by tile products of wt's two-part bf16 split (each weight
+// within 2^-17 of its own: the sums within a few times an fp32 GEMM's error; its rows past n are
+// not used).
 // (Measured against the sums over the units on: see kSumsShare.)
 void dense_sums(Part& p, const Shape& s, const uint16_t* a, int64_t n, float* out) {
   make_wb(p, s);
@@ -457,7 +443,7 @@ void allocate(Part& p, const Shape& s, bool momentum, bool chain) {
   p.maskk.get(p.ncol * s.words);
   p.next.get(p.ncol);
   p.dsum.get(s.nhp);
-  p.wb.get(3 * p.kbv * s.ct * 512);
+  p.wb.get(2 * p.kbv * s.ct * 512);
   const int64_t arows = 16 * s.nrt * 32 * p.kbv;
   // zero: the columns past ncol and the rows past the mini-batch enter the tile products
   std::memset(p.a0.get(arows), 0, sizeof(uint16_t) * static_cast<size_t>(arows));
@@ -1244,8 +1230,8 @@ class Epoch {
       const int64_t pr1 = q == nparts_ - 1 ? 16 * s_.kr : r1 / 2;
       for (int64_t pr = r0 / 2; pr < pr1; pr = (pr / 16 + 1) * 16) {
         const int64_t end = std::min(pr1, (pr / 16 + 1) * 16);  // this K block's pairs
-        pack_pairs<2>(ph0, s_.nhp, n, pr, end, s_.ct, pr / 16, pb, plane);
-        pack_pairs<2>(phk, s_.nhp, n, pr, end, s_.ct, s_.kr + pr / 16, pb, plane);
+        pack_pairs(ph0, s_.nhp, n, pr, end, s_.ct, pr / 16, pb, plane);
+        pack_pairs(phk, s_.nhp, n, pr, end, s_.ct, s_.kr + pr / 16, pb, plane);
       }
     }
   }
