@@ -32,14 +32,26 @@ def max_pool2d_backward(dy, indices, x_shape, *, backend=None):
     checks.check_shape(op, "indices", indices, dy.shape)
     x_shape = shape4(op, x_shape)
     checks.check_shape(op, "dy", dy, (*x_shape[:2], None, None))
+    be = _backend.resolve(backend)
+    if be.name == "numpy":
+        _check_indices(op, indices, x_shape)
+    host_indices = indices
+    dy, indices = be.arrays(dy, indices)
+    try:
+        return be.impl.max_pool2d_backward(dy, indices, x_shape)
+    except ValueError:
+        # the compiled kernels check the indices as they scatter (a pass over them here cost 4% of
+        # a 64x16x24x24 forward and backward); name the first bad one
+        _check_indices(op, host_indices, x_shape)
+        raise
+
+
+def _check_indices(op, indices, x_shape):
     plane = x_shape[2] * x_shape[3]
     # NOTE: viewed as unsigned, a negative index becomes huge, so one max() checks both ends.
     if indices.size and int(indices.view(np.uint64).max()) >= plane:
         bad = indices[(indices < 0) | (indices >= plane)].flat[0]
         raise ValueError(f"{op}: argument 'indices' holds {int(bad)} outside [0, H*W) = [0, {plane}) for x_shape {x_shape}")
-    be = _backend.resolve(backend)
-    dy, indices = be.arrays(dy, indices)
-    return be.impl.max_pool2d_backward(dy, indices, x_shape)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, *, backend=None):
