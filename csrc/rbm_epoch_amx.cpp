@@ -116,6 +116,7 @@ struct Part {
   AlignedBuffer<uint16_t> wb, a0, ak, dwa;
   AlignedBuffer<float> dwc;
   bool wb_fresh = false, dense_dw = false;
+  bool sk_dense = false;  // whether the sample's last sums went by the tile products
   int64_t nnz0 = 0, nnzk = 0;  // units on in the mini-batch's data and last sample (the part's columns)
   // the reconstruction probe's blocks of rows: row lists, partial sums, visible pre-activations,
   // its columns' share of the squared error
@@ -188,6 +189,25 @@ void row_sums(const int32_t* idx, const float* val, const int32_t* cnt, int64_t 
       case 6: row_sums_block<6, kVal>(idx, val, cnt, cap, n, wt, ld, h0, out); break;
       case 4: row_sums_block<4, kVal>(idx, val, cnt, cap, n, wt, ld, h0, out); break;
       default: row_sums_block<2, kVal>(idx, val, cnt, cap, n, wt, ld, h0, out); break;
+    }
+  }
+}
+
+// The row lists (idx, ncol apart: the units on of each row in increasing order) of n rows from their
+// 16-column masks rm (Part::rmk).
+void lists_from_rows(const uint16_t* rm, int64_t words, int64_t n, int64_t ncol, int32_t* idx) {
+  const int64_t rows = 64 * words;
+  const __m512i step = _mm512_set1_epi32(16);
+  for (int64_t r = 0; r < n; ++r) {
+    int32_t* out = idx + r * ncol;
+    int32_t count = 0;
+    __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int64_t c = 0; 16 * c < ncol; ++c) {
+      const __mmask16 on = rm[c * rows + r];
+      const int n_on = __builtin_popcount(on);
+      _mm512_mask_storeu_epi32(out + count, first_lanes(n_on), _mm512_maskz_compress_epi32(on, index));
+      count += n_on;
+      index = _mm512_add_epi32(index, step);
     }
   }
 }
@@ -724,7 +744,7 @@ void probe_product(Part& p, const Shape& s, const float* ph, int64_t n) {
 // The part's visible columns of n rows drawn from the hidden sample (rows.ha, hidx) with the
 // part's biases b: row lists into idxk/cntk and, with `dense`, the 0/1 sample into dense[r * nv + j0 ..].
 void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const PhiloxStream& stream, float* dense,
-                  Rows& rows) {
+                  bool lists, Rows& rows) {
   const int64_t nrt = (n + 15) / 16, ntile = p.nrow / 16;
   // hbt: tile (kk, rt) row q holds the bf16 pairs (h[16 rt + i, 32 kk + 2q], h[.., 32 kk + 2q + 1])
   // for i < 16, the transpose of the 16 x 16 words of ha's block
@@ -811,7 +831,7 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
       // the row list (and the dense sample for a chain); no values: the sample's are 1
       if (sample != nullptr) _mm512_mask_storeu_ps(sample + jl, in, _mm512_maskz_mov_ps(on, _mm512_set1_ps(1.0f)));
       const int n_on = __builtin_popcount(on);
-      _mm512_mask_storeu_epi32(idx + count, first_lanes(n_on), _mm512_maskz_compress_epi32(on, index));
+      if (lists) _mm512_mask_storeu_epi32(idx + count, first_lanes(n_on), _mm512_maskz_compress_epi32(on, index));
       count += n_on;
       _mm256_store_si256(reinterpret_cast<__m256i*>(ak + jl), _mm256_maskz_mov_epi16(on, one));
       rm[(jl / 16) * 64 * s.words] = on;
@@ -1152,13 +1172,19 @@ class Epoch {
     const int64_t n = rows_of(i);
     const PhiloxStream stream(e_.seed, counter_of(i) + 2 * static_cast<uint64_t>(st) + 1);
     const bool last = st == e_.k - 1;
-    visible_draw(p, s_, n, p.bq.get(0), stream, last && e_.chain != nullptr ? e_.chain : nullptr, *rows_ptr_);
+    // the row lists only where the sums last went over the units on (or the column lists need
+    // them); made from the rows' masks if the sums now do after all
+    const bool column_lists = last && !p.binary;
+    const bool lists = !p.sk_dense || column_lists;
+    visible_draw(p, s_, n, p.bq.get(0), stream, last && e_.chain != nullptr ? e_.chain : nullptr, lists, *rows_ptr_);
     int64_t nnz = 0;
     for (int64_t r = 0; r < n; ++r) nnz += p.cntk.get(0)[r];
     p.nnzk = nnz;
-    if (dense(nnz, n, p.ncol, kSumsShare)) {
+    p.sk_dense = dense(nnz, n, p.ncol, kSumsShare);
+    if (p.sk_dense) {
       dense_sums(p, s_, p.ak.get(0), n, p.sk[st & 1].get(0));
     } else {
+      if (!lists) lists_from_rows(p.rmk.get(0), s_.words, n, p.ncol, p.idxk.get(0));
       row_sums<false>(p.idxk.get(0), nullptr, p.cntk.get(0), p.ncol, n, p.wt.get(0), s_.nhp, p.sk[st & 1].get(0));
     }
     if (last && p.binary) {
