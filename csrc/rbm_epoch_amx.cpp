@@ -116,7 +116,8 @@ struct Part {
   AlignedBuffer<uint16_t> wb, a0, ak, dwa;
   AlignedBuffer<float> dwc;
   bool wb_fresh = false, dense_dw = false;
-  bool sk_dense = false;  // whether the sample's last sums went by the tile products
+  // whether the last sums of the data (s0_dense) and of the sample (sk_dense) went by the tile products
+  bool s0_dense = false, sk_dense = false;
   int64_t nnz0 = 0, nnzk = 0;  // units on in the mini-batch's data and last sample (the part's columns)
   // the reconstruction probe's blocks of rows: row lists, partial sums, visible pre-activations,
   // its columns' share of the squared error
@@ -1106,6 +1107,12 @@ class Epoch {
     uint16_t* rm = p.rm0.get(0);
     const int64_t rows = 64 * s_.words;
     std::fill(rm, rm + 2 * p.kbv * rows, uint16_t{0});
+    // the row lists only where the last mini-batch's sums went over the units on (or its data were
+    // not binary); otherwise the counts, the binary and range checks from the rows' masks, and the
+    // lists in a second pass if this mini-batch needs them after all
+    const bool lists = !p.s0_dense;
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+    __mmask16 other = 0, bad = 0;  // lanes of a unit on but not 1, of a value outside [0, 1] or NaN
     constexpr int64_t kAhead = 4;  // rows prefetched ahead of the scan
     for (int64_t r = 0; r < n; ++r) {
       if (r + kAhead < n) {
@@ -1115,23 +1122,44 @@ class Epoch {
       }
       const int64_t row = e_.order != nullptr ? e_.order[i * e_.batch + r] : i * e_.batch + r;
       const float* xr = e_.x + row * s_.nv + p.j0;
-      cnt[r] = rbm_avx512::find_nonzeros_row(xr, p.ncol, idx + r * p.ncol, val + r * p.ncol, e_.check ? &outside : nullptr);
-      nnz += cnt[r];
+      if (lists)
+        cnt[r] = rbm_avx512::find_nonzeros_row(xr, p.ncol, idx + r * p.ncol, val + r * p.ncol, e_.check ? &outside : nullptr);
       // the row as bf16 for the dense sums (exact for binary data, the only data they take) and its
       // masks of units on (for the bitmaps of binary data)
       uint16_t* ar = a0 + r * 32 * p.kbv;
+      int32_t count = 0;
       for (int64_t jl = 0; jl < 32 * p.kbv; jl += 32) {
         const __m512 lo = _mm512_maskz_loadu_ps(lanes(p.ncol - jl), xr + jl);
         const __m512 hi = _mm512_maskz_loadu_ps(lanes(p.ncol - jl - 16), xr + jl + 16);
         _mm512_store_si512(ar + jl, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-        rm[(jl / 16) * rows + r] = _mm512_cmp_ps_mask(lo, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-        rm[(jl / 16 + 1) * rows + r] = _mm512_cmp_ps_mask(hi, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        const __mmask16 on_lo = _mm512_cmp_ps_mask(lo, zero, _CMP_NEQ_UQ);
+        const __mmask16 on_hi = _mm512_cmp_ps_mask(hi, zero, _CMP_NEQ_UQ);
+        rm[(jl / 16) * rows + r] = on_lo;
+        rm[(jl / 16 + 1) * rows + r] = on_hi;
+        if (!lists) {
+          // (the lanes past ncol load as 0: neither on nor outside)
+          count += __builtin_popcount(on_lo) + __builtin_popcount(on_hi);
+          other |= static_cast<__mmask16>(on_lo & ~_mm512_cmp_ps_mask(lo, one, _CMP_EQ_OQ)) |
+                   static_cast<__mmask16>(on_hi & ~_mm512_cmp_ps_mask(hi, one, _CMP_EQ_OQ));
+          bad |= _mm512_cmp_ps_mask(lo, zero, _CMP_NGE_UQ) | _mm512_cmp_ps_mask(lo, one, _CMP_GT_OQ) |
+                 _mm512_cmp_ps_mask(hi, zero, _CMP_NGE_UQ) | _mm512_cmp_ps_mask(hi, one, _CMP_GT_OQ);
+        }
       }
+      if (!lists) cnt[r] = count;
+      nnz += cnt[r];
     }
+    if (!lists && e_.check && bad != 0) outside = true;
     if (outside) bad_ = true;
     p.nnz0 = nnz;
-    p.binary = all_ones(val, cnt, p.ncol, n);
-    if (p.binary && dense(nnz, n, p.ncol, kSumsShare)) {
+    p.binary = lists ? all_ones(val, cnt, p.ncol, n) : other == 0;
+    p.s0_dense = p.binary && dense(nnz, n, p.ncol, kSumsShare);
+    if (!p.s0_dense && !lists) {
+      for (int64_t r = 0; r < n; ++r) {
+        const int64_t row = e_.order != nullptr ? e_.order[i * e_.batch + r] : i * e_.batch + r;
+        rbm_avx512::find_nonzeros_row(e_.x + row * s_.nv + p.j0, p.ncol, idx + r * p.ncol, val + r * p.ncol, nullptr);
+      }
+    }
+    if (p.s0_dense) {
       dense_sums(p, s_, a0, n, p.s0.get(0));
     } else {
       row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.s0.get(0));

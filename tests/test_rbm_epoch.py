@@ -219,13 +219,42 @@ def test_fused_epoch_learns():
     assert errors[-1] < errors[0] < initial and errors[-1] < 0.2 * initial
 
 
+def epoch_after(how, x, **kw):
+    """The fused epoch over x (a layer of 20 hidden units) right after one that took `how` products
+    (the epoch reads its data with or without the row lists as the last sums went): its outputs."""
+    warm = data(200, x.shape[1], density=0.5)
+    w, b, c = layer(x.shape[1], 20, seed=5)
+    with products(how):
+        cpu.rbm_fit_epoch(warm, None, w, b, c, batch_size=50, k=1, lr=0.1, momentum=0.0, weight_decay=0.0,
+                          seed=0, counter=0)
+    w, b, c = layer(x.shape[1], 20)
+    grads = tuple(np.zeros_like(a) for a in (w, b, c))
+    error = cpu.rbm_fit_epoch(x, np.arange(len(x)), w, b, c, velocity=None, grads=grads, k=1, lr=0.1, momentum=0.0,
+                              weight_decay=0.0, seed=0, counter=0, probe=32, **kw)
+    return [w, b, c, *grads, np.float64(error)]
+
+
+@pytest.mark.parametrize("x", [data(130, 70, density=0.05), data(130, 70, density=0.5), data(130, 70, binary=False)],
+                         ids=["sparse", "dense", "probabilities"])
+def test_fused_epoch_whatever_ran_before(x):
+    """The row lists a mini-batch skips where the last sums went by the tile products, and makes
+    when it needs them after all: the same bits whichever way the epoch before went."""
+    outs = [epoch_after(how, x, batch_size=32) for how in ("sparse", "dense", "auto", "sparse")]
+    for out in outs[1:]:
+        for g, want in zip(out, outs[0]):
+            np.testing.assert_array_equal(g, want)
+
+
 @pytest.mark.parametrize("bad", [1.5, -0.25, np.nan])
 @pytest.mark.parametrize("persistent", [False, True])
-def test_fused_epoch_checks_the_data_and_changes_nothing(bad, persistent):
+@pytest.mark.parametrize("after", ["sparse", "dense"])
+def test_fused_epoch_checks_the_data_and_changes_nothing(bad, persistent, after):
     """A value outside [0, 1] in a late mini-batch: ValueError naming x, and the parameters as they
-    were (the fused epoch checks the data as it reads it, after some mini-batches ran)."""
+    were (the fused epoch checks the data as it reads it, after some mini-batches ran; with or
+    without the row lists, as after an epoch that took the sparse or the dense products)."""
     x = data(300, 50)
     x[257, 7] = bad
+    epoch_after(after, data(64, 50), batch_size=32)
     rbm = nn.RBM(50, 20, seed=0)
     before = [p.data.copy() for p in rbm.parameters()]
     with pykernels.use_backend("cpu"), pytest.raises(ValueError, match=r"RBM.fit: x must hold values in \[0, 1\]"):
