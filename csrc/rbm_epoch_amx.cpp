@@ -213,6 +213,17 @@ void lists_from_rows(const uint16_t* rm, int64_t words, int64_t n, int64_t ncol,
   }
 }
 
+// Bits start .. start + 31 of the bit string of `words` 64-bit words (0 outside it; start may be
+// negative).
+inline uint32_t bits32(const uint64_t* w, int64_t words, int64_t start) {
+  if (start <= -32 || start >= 64 * words) return 0;
+  if (start < 0) return static_cast<uint32_t>(w[0] << (-start));
+  const int64_t q = start / 64, r = start % 64;
+  uint64_t v = w[q] >> r;
+  if (r > 32 && q + 1 < words) v |= w[q + 1] << (64 - r);
+  return static_cast<uint32_t>(v);
+}
+
 // Bitmaps (words per column) of ncol columns from the rows' 16-column masks rm (Part::rm0): bit r of
 // column j is bit j mod 16 of row r's mask in chunk j / 16; a bit test per column and 32 rows.
 // NOTE: measured (MNIST-sized epoch, per part and bitmap): 14.5 us for data half on by setting each
@@ -290,16 +301,16 @@ inline void split3(__m512 x0, __m512 x1, __m512i* p1, __m512i* p2, __m512i* p3) 
   *p3 = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
 }
 
-// Pairs pr0 .. pr1 - 1 (in K block kk: pr / 16 = kk) of the rows of m (pair pr: rows 2 pr and
-// 2 pr + 1, ld floats apart; rows at `valid` and beyond read as 0) split into bf16 parts, pair pr
-// into row (pr mod 16) of the B tiles of K block kk: for each column tile t of 16, the pairs
-// (m[2 pr, 16 t + i], m[2 pr + 1, 16 t + i]), i < 16, at dst + (kk * ct + t) * 512 + 32 (pr mod 16)
-// of each part (parts `plane` words apart).  Tile by tile (t outer), each written in one stream.
+// Pairs pr0 .. pr1 - 1 (in K block kk: (pr + shift) / 16 = kk) of the rows of m (pair pr: rows 2 pr
+// and 2 pr + 1, ld floats apart; rows at `valid` and beyond read as 0) split into bf16 parts, pair
+// pr into row (pr + shift) mod 16 of the B tiles of K block kk: for each column tile t of 16, the
+// pairs (m[2 pr, 16 t + i], m[2 pr + 1, 16 t + i]), i < 16, at dst + (kk * ct + t) * 512 + 32 ((pr +
+// shift) mod 16) of each part (parts `plane` words apart).  Tile by tile (t outer), each written in one stream.
 // The two parts are split_bf16's (|x - p1 - p2| <= 2^-17 |x|, but for parts below 2^-126, which the
 // tiles flush), and the pairs a shift and an or (no conversions, no word permutes): each part's low
 // half is 0.
 void pack_pairs(const float* m, int64_t ld, int64_t valid, int64_t pr0, int64_t pr1, int64_t ct, int64_t kk,
-                uint16_t* dst, int64_t plane) {
+                uint16_t* dst, int64_t plane, int64_t shift = 0) {
   constexpr int kParts = 2;
   // the parts of 16 values, each in the high half of a word (low half 0)
   auto split = [](__m512 x, __m512i* part) { split_bf16(x, &part[0], &part[1]); };
@@ -310,7 +321,7 @@ void pack_pairs(const float* m, int64_t ld, int64_t valid, int64_t pr0, int64_t 
       split(2 * pr < valid ? _mm512_load_ps(m + 2 * pr * ld + 16 * t) : _mm512_setzero_ps(), a);
       split(2 * pr + 1 < valid ? _mm512_load_ps(m + (2 * pr + 1) * ld + 16 * t) : _mm512_setzero_ps(), b);
       for (int i = 0; i < kParts; ++i)
-        _mm512_store_si512(tile + i * plane + 32 * (pr & 15), _mm512_or_si512(b[i], _mm512_srli_epi32(a[i], 16)));
+        _mm512_store_si512(tile + i * plane + 32 * ((pr + shift) & 15), _mm512_or_si512(b[i], _mm512_srli_epi32(a[i], 16)));
     }
   }
 }
@@ -1021,6 +1032,8 @@ class Epoch {
 
  private:
   int64_t rows_of(int64_t i) const { return std::min(e_.batch, e_.rows - i * e_.batch); }
+  // K blocks of 32 of the dense dw of n rows: the data's rows (n rounded up to even) then the sample's.
+  static int64_t dw_blocks(int64_t n) { return (4 * ((n + 1) / 2) + 31) / 32; }
   uint64_t counter_of(int64_t i) const {
     return e_.counter + static_cast<uint64_t>(i) * (2 * static_cast<uint64_t>(e_.k) + 1);
   }
@@ -1038,9 +1051,9 @@ class Epoch {
 
   // dw of the part's columns by the dense tile products, three column tiles at a time, each tile's
   // columns updated as soon as their sums are in.
-  void dense_update(Part& p, float inv_n, bool last) {
-    const int64_t kb2 = 2 * s_.kr, astride = 32 * kb2, tiles = p.nrow / 16;
-    const int64_t plane = kb2 * s_.ct * 512;
+  void dense_update(Part& p, int64_t n, float inv_n, bool last) {
+    const int64_t half = (n + 1) / 2, kb2 = dw_blocks(n), astride = 32 * kb2, tiles = p.nrow / 16;
+    const int64_t plane = 2 * s_.kr * s_.ct * 512;
     const uint16_t* b = rows_ptr_->pb.get(0);
     uint16_t* a = p.dwa.get(0);
     float* c = p.dwc.get(0);
@@ -1052,14 +1065,13 @@ class Epoch {
       for (int64_t i = 0; i < 16 * g; ++i) {
         const int64_t jl = 16 * jt0 + i;
         uint16_t* row = a + i * astride;
-        for (int64_t kk = 0; kk < s_.kr; ++kk) {
-          __mmask32 m0 = 0, mk = 0;
+        for (int64_t kk = 0; kk < kb2; ++kk) {
+          __mmask32 m0 = 0, mk = 0;  // (disjoint: the data's bits past n are 0)
           if (jl < p.ncol) {
-            m0 = static_cast<__mmask32>(p.mask0.get(0)[jl * s_.words + kk / 2] >> (32 * (kk & 1)));
-            mk = static_cast<__mmask32>(p.maskk.get(0)[jl * s_.words + kk / 2] >> (32 * (kk & 1)));
+            m0 = bits32(p.mask0.get(0) + jl * s_.words, s_.words, 32 * kk);
+            mk = bits32(p.maskk.get(0) + jl * s_.words, s_.words, 32 * kk - 2 * half);
           }
-          _mm512_store_si512(row + 32 * kk, _mm512_maskz_mov_epi16(m0, one));
-          _mm512_store_si512(row + 32 * (s_.kr + kk), _mm512_maskz_mov_epi16(mk, minus_one));
+          _mm512_store_si512(row + 32 * kk, _mm512_or_si512(_mm512_maskz_mov_epi16(m0, one), _mm512_maskz_mov_epi16(mk, minus_one)));
         }
       }
       configure_tiles();
@@ -1306,14 +1318,21 @@ class Epoch {
     // if any part takes the dense dw, the B tiles of these rows (and, for the last part, the zero
     // rows up to the K blocks' end)
     if (any) {
-      const int64_t plane = 2 * s_.kr * s_.ct * 512;
+      // the data's pairs of rows r0 .. r1 - 1 as pairs r0 / 2 .. of K, the sample's from pair
+      // `half` on; the last part also the data's odd row's pair (its second row 0) and the zero
+      // pairs up to the K blocks' end
+      const int64_t plane = 2 * s_.kr * s_.ct * 512, half = (n + 1) / 2;
       uint16_t* pb = rows.pb.get(0);
-      const int64_t pr1 = q == nparts_ - 1 ? 16 * s_.kr : r1 / 2;
-      for (int64_t pr = r0 / 2; pr < pr1; pr = (pr / 16 + 1) * 16) {
-        const int64_t end = std::min(pr1, (pr / 16 + 1) * 16);  // this K block's pairs
-        pack_pairs(ph0, s_.nhp, n, pr, end, s_.ct, pr / 16, pb, plane);
-        pack_pairs(phk, s_.nhp, n, pr, end, s_.ct, s_.kr + pr / 16, pb, plane);
-      }
+      const bool end = q == nparts_ - 1;
+      auto pack = [&](const float* m, int64_t pr0, int64_t pr1, int64_t shift) {
+        for (int64_t pr = pr0; pr < pr1;) {
+          const int64_t kk = (pr + shift) / 16, next = std::min(pr1, 16 * (kk + 1) - shift);  // this K block's pairs
+          pack_pairs(m, s_.nhp, n, pr, next, s_.ct, kk, pb, plane, shift);
+          pr = next;
+        }
+      };
+      pack(ph0, r0 / 2, end ? half : r1 / 2, 0);
+      pack(phk, r0 / 2, end ? 16 * dw_blocks(n) - half : r1 / 2, half);
     }
   }
 
@@ -1324,7 +1343,7 @@ class Epoch {
     const float inv_n = 1.0f / static_cast<float>(n);
     // dw and the update of w, column by column
     if (p.dense_dw) {
-      dense_update(p, inv_n, last);
+      dense_update(p, n, inv_n, last);
     } else {
       for (int64_t jl = 0; jl < p.ncol; ++jl) update_column(p, jl, inv_n, last, nullptr);
     }
