@@ -127,6 +127,7 @@ struct Part {
   // w's columns split into three bf16 parts in the B tile layout (tile (kk, jt) of part i at
   // ((i * kb + kk) * tiles + jt) * 512)
   AlignedBuffer<uint16_t> pa, pb;
+  AlignedBuffer<uint16_t> pa0;  // the probe rows as bf16 for the dense sums (as a0; 16 whole row tiles)
   double squares = 0.0;
 };
 
@@ -981,7 +982,9 @@ class Epoch {
         p.pvis.get(16 * ((probe_rows_ + 15) / 16) * p.nrow);
         p.pa.get(3 * 16 * ((probe_rows_ + 15) / 16) * s_.nhp);
         p.pb.get(3 * s_.kb * (p.nrow / 16) * 512);
-        ps_.push_back(p.psum.get(probe_rows_ * s_.nhp));
+        const int64_t tiled = 16 * ((probe_rows_ + 15) / 16);
+        p.pa0.get(tiled * 32 * p.kbv);
+        ps_.push_back(p.psum.get(tiled * s_.nhp));
       }
     }
   }
@@ -1250,9 +1253,27 @@ class Epoch {
         int32_t* idx = p.pidx.get(0);
         float* val = p.pval.get(0);
         int32_t* cnt = p.pcnt.get(0);
-        for (int64_t r = 0; r < n; ++r)
-          cnt[r] = rbm_avx512::find_nonzeros_row(e_.x + (r0 + r) * s_.nv + p.j0, p.ncol, idx + r * p.ncol, val + r * p.ncol);
-        row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.psum.get(0));
+        // the hidden sums as the mini-batches' (binary data dense enough: the tile products)
+        uint16_t* a = p.pa0.get(0);
+        int64_t nnz = 0;
+        for (int64_t r = 0; r < 16 * ((n + 15) / 16); ++r) {
+          const float* xr = e_.x + (r0 + r) * s_.nv + p.j0;
+          if (r < n) {
+            cnt[r] = rbm_avx512::find_nonzeros_row(xr, p.ncol, idx + r * p.ncol, val + r * p.ncol);
+            nnz += cnt[r];
+          }
+          uint16_t* ar = a + r * 32 * p.kbv;
+          for (int64_t jl = 0; jl < 32 * p.kbv; jl += 32) {
+            const __m512 lo = r < n ? _mm512_maskz_loadu_ps(lanes(p.ncol - jl), xr + jl) : _mm512_setzero_ps();
+            const __m512 hi = r < n ? _mm512_maskz_loadu_ps(lanes(p.ncol - jl - 16), xr + jl + 16) : _mm512_setzero_ps();
+            _mm512_store_si512(ar + jl, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+          }
+        }
+        if (all_ones(val, cnt, p.ncol, n) && dense(nnz, n, p.ncol, kSumsShare)) {
+          dense_sums(p, s_, a, n, p.psum.get(0));
+        } else {
+          row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.psum.get(0));
+        }
       });
       run_parts(nparts_, [&](int q) {
         hidden_layer(*parts_[q], s_, ps_.data(), nparts_, first_row(q, n), first_row(q + 1, n), n, rows.pph.get(0),
