@@ -1254,24 +1254,31 @@ class Epoch {
         float* val = p.pval.get(0);
         int32_t* cnt = p.pcnt.get(0);
         // the hidden sums as the mini-batches' (binary data dense enough: the tile products)
+        // (the units on counted and the binary check from masks: the row lists only if the sums go
+        // over the units on)
         uint16_t* a = p.pa0.get(0);
         int64_t nnz = 0;
+        __mmask16 other = 0;  // lanes of a unit on but not 1
+        const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
         for (int64_t r = 0; r < 16 * ((n + 15) / 16); ++r) {
           const float* xr = e_.x + (r0 + r) * s_.nv + p.j0;
-          if (r < n) {
-            cnt[r] = rbm_avx512::find_nonzeros_row(xr, p.ncol, idx + r * p.ncol, val + r * p.ncol);
-            nnz += cnt[r];
-          }
           uint16_t* ar = a + r * 32 * p.kbv;
           for (int64_t jl = 0; jl < 32 * p.kbv; jl += 32) {
-            const __m512 lo = r < n ? _mm512_maskz_loadu_ps(lanes(p.ncol - jl), xr + jl) : _mm512_setzero_ps();
-            const __m512 hi = r < n ? _mm512_maskz_loadu_ps(lanes(p.ncol - jl - 16), xr + jl + 16) : _mm512_setzero_ps();
+            const __m512 lo = r < n ? _mm512_maskz_loadu_ps(lanes(p.ncol - jl), xr + jl) : zero;
+            const __m512 hi = r < n ? _mm512_maskz_loadu_ps(lanes(p.ncol - jl - 16), xr + jl + 16) : zero;
             _mm512_store_si512(ar + jl, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+            const __mmask16 on_lo = _mm512_cmp_ps_mask(lo, zero, _CMP_NEQ_UQ);
+            const __mmask16 on_hi = _mm512_cmp_ps_mask(hi, zero, _CMP_NEQ_UQ);
+            nnz += __builtin_popcount(on_lo) + __builtin_popcount(on_hi);
+            other |= static_cast<__mmask16>(on_lo & ~_mm512_cmp_ps_mask(lo, one, _CMP_EQ_OQ)) |
+                     static_cast<__mmask16>(on_hi & ~_mm512_cmp_ps_mask(hi, one, _CMP_EQ_OQ));
           }
         }
-        if (all_ones(val, cnt, p.ncol, n) && dense(nnz, n, p.ncol, kSumsShare)) {
+        if (other == 0 && dense(nnz, n, p.ncol, kSumsShare)) {
           dense_sums(p, s_, a, n, p.psum.get(0));
         } else {
+          for (int64_t r = 0; r < n; ++r)
+            cnt[r] = rbm_avx512::find_nonzeros_row(e_.x + (r0 + r) * s_.nv + p.j0, p.ncol, idx + r * p.ncol, val + r * p.ncol);
           row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.psum.get(0));
         }
       });
