@@ -116,8 +116,7 @@ struct Part {
   AlignedBuffer<uint16_t> wb, a0, ak, dwa;
   AlignedBuffer<float> dwc;
   bool wb_fresh = false, dense_dw = false;
-  // whether the last sums of the data (s0_dense) and of the sample (sk_dense) went by the tile products
-  bool s0_dense = false, sk_dense = false;
+  bool s0_dense = false;  // whether the data's last sums went by the tile products
   int64_t nnz0 = 0, nnzk = 0;  // units on in the mini-batch's data and last sample (the part's columns)
   // the reconstruction probe's blocks of rows: row lists, partial sums, visible pre-activations,
   // its columns' share of the squared error
@@ -755,9 +754,11 @@ void probe_product(Part& p, const Shape& s, const float* ph, int64_t n) {
 }
 
 // The part's visible columns of n rows drawn from the hidden sample (rows.ha, hidx) with the
-// part's biases b: row lists into idxk/cntk and, with `dense`, the 0/1 sample into dense[r * nv + j0 ..].
+// part's biases b: each row's 16-column masks of units on into rmk, its bf16 row into ak, its count
+// into cntk and, with `dense`, the 0/1 sample into dense[r * nv + j0 ..] (the row lists, where
+// needed, from rmk: lists_from_rows).
 void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const PhiloxStream& stream, float* dense,
-                  bool lists, Rows& rows) {
+                  Rows& rows) {
   const int64_t nrt = (n + 15) / 16, ntile = p.nrow / 16;
   // hbt: tile (kk, rt) row q holds the bf16 pairs (h[16 rt + i, 32 kk + 2q], h[.., 32 kk + 2q + 1])
   // for i < 16, the transpose of the 16 x 16 words of ha's block
@@ -792,7 +793,6 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
   const int32_t* hcnt = rows.hcnt.get(0);
   float* u = p.units.get(0);
   std::fill(p.rmk.get(0), p.rmk.get(0) + 2 * p.kbv * 64 * s.words, uint16_t{0});  // rows past n stay 0
-  const __m512i step = _mm512_set1_epi32(16);
   const __m256i one = _mm256_set1_epi16(static_cast<int16_t>(kBf16One));
   for (int64_t r = 0; r < n; ++r) {
     const uint64_t first = static_cast<uint64_t>(r * s.nv + p.j0);
@@ -800,10 +800,9 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
     rbm_avx512::philox_units(stream, block0, static_cast<int64_t>(((first + static_cast<uint64_t>(p.ncol) + 3) >> 2) - block0), u);
     const float* ur = u + (first & 3);
     float* sample = dense != nullptr ? dense + r * s.nv + p.j0 : nullptr;
-    int32_t* idx = p.idxk.get(0) + r * p.ncol;
     uint16_t* ak = p.ak.get(0) + r * 32 * p.kbv;  // the row as bf16 for the dense sums
     // first the draws the tile product settles, chunk by chunk with no dependence between chunks
-    // (the sigmoids of several chunks in flight at once), then the exact sums and the lists
+    // (the sigmoids of several chunks in flight at once), then the exact sums and the stores
     // NOTE: measured (MNIST-sized epoch, one part's draws per mini-batch): 31.5 us in one pass over
     // the chunks (each chunk's stores waiting on the previous chunk's count), 28.0 in two.
     uint16_t* on_mask = p.on_mask.get(0);
@@ -817,7 +816,6 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
       open_mask[jl / 16] = open;
     }
     int32_t count = 0;
-    __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int64_t jl = 0; jl < p.ncol; jl += 16) {
       const __mmask16 in = lanes(p.ncol - jl);
       const __mmask16 open = open_mask[jl / 16];
@@ -841,14 +839,11 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
         on = (on & static_cast<__mmask16>(~open)) |
              _mm512_mask_cmp_ps_mask(open, uu, sigmoid16(_mm512_add_ps(_mm512_load_ps(exact), bb)), _CMP_LT_OQ);
       }
-      // the row list (and the dense sample for a chain); no values: the sample's are 1
+      // (and the dense sample for a chain)
       if (sample != nullptr) _mm512_mask_storeu_ps(sample + jl, in, _mm512_maskz_mov_ps(on, _mm512_set1_ps(1.0f)));
-      const int n_on = __builtin_popcount(on);
-      if (lists) _mm512_mask_storeu_epi32(idx + count, first_lanes(n_on), _mm512_maskz_compress_epi32(on, index));
-      count += n_on;
+      count += __builtin_popcount(on);
       _mm256_store_si256(reinterpret_cast<__m256i*>(ak + jl), _mm256_maskz_mov_epi16(on, one));
       rm[(jl / 16) * 64 * s.words] = on;
-      index = _mm512_add_epi32(index, step);
     }
     p.cntk.get(0)[r] = count;
   }
@@ -1215,19 +1210,17 @@ class Epoch {
     const int64_t n = rows_of(i);
     const PhiloxStream stream(e_.seed, counter_of(i) + 2 * static_cast<uint64_t>(st) + 1);
     const bool last = st == e_.k - 1;
-    // the row lists only where the sums last went over the units on (or the column lists need
-    // them); made from the rows' masks if the sums now do after all
-    const bool column_lists = last && !p.binary;
-    const bool lists = !p.sk_dense || column_lists;
-    visible_draw(p, s_, n, p.bq.get(0), stream, last && e_.chain != nullptr ? e_.chain : nullptr, lists, *rows_ptr_);
+    visible_draw(p, s_, n, p.bq.get(0), stream, last && e_.chain != nullptr ? e_.chain : nullptr, *rows_ptr_);
     int64_t nnz = 0;
     for (int64_t r = 0; r < n; ++r) nnz += p.cntk.get(0)[r];
     p.nnzk = nnz;
-    p.sk_dense = dense(nnz, n, p.ncol, kSumsShare);
-    if (p.sk_dense) {
+    // the row lists from the rows' masks, only where the sums go over the units on or the column
+    // lists of non-binary data need them
+    const bool dense_sk = dense(nnz, n, p.ncol, kSumsShare);
+    if (!dense_sk || (last && !p.binary)) lists_from_rows(p.rmk.get(0), s_.words, n, p.ncol, p.idxk.get(0));
+    if (dense_sk) {
       dense_sums(p, s_, p.ak.get(0), n, p.sk[st & 1].get(0));
     } else {
-      if (!lists) lists_from_rows(p.rmk.get(0), s_.words, n, p.ncol, p.idxk.get(0));
       row_sums<false>(p.idxk.get(0), nullptr, p.cntk.get(0), p.ncol, n, p.wt.get(0), s_.nhp, p.sk[st & 1].get(0));
     }
     if (last && p.binary) {
