@@ -224,6 +224,41 @@ inline uint32_t bits32(const uint64_t* w, int64_t words, int64_t start) {
   return static_cast<uint32_t>(v);
 }
 
+// What a scan of rows of data found: units on, and the lanes of a unit on but not 1 (other) and of
+// a value outside [0, 1] or NaN (bad).
+struct ScanCounts {
+  int64_t on = 0;
+  __mmask16 other = 0, bad = 0;
+};
+
+// Row xr of the data over ncol columns (nullptr: a row of zeros) as bf16 into ar (32 kbv words:
+// exact for binary data, the only data the dense sums take); with rm, its 16-column masks of units
+// on (chunk c's at rm[c * rows]); kCount: its units on, other and bad lanes added to *counts.
+template <bool kCount>
+inline void scan_row(const float* xr, int64_t ncol, int64_t kbv, uint16_t* ar, uint16_t* rm, int64_t rows,
+                     ScanCounts* counts) {
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+  for (int64_t jl = 0; jl < 32 * kbv; jl += 32) {
+    // (the lanes past ncol load as 0: neither on nor outside)
+    const __m512 lo = xr != nullptr ? _mm512_maskz_loadu_ps(lanes(ncol - jl), xr + jl) : zero;
+    const __m512 hi = xr != nullptr ? _mm512_maskz_loadu_ps(lanes(ncol - jl - 16), xr + jl + 16) : zero;
+    _mm512_store_si512(ar + jl, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    const __mmask16 on_lo = _mm512_cmp_ps_mask(lo, zero, _CMP_NEQ_UQ);
+    const __mmask16 on_hi = _mm512_cmp_ps_mask(hi, zero, _CMP_NEQ_UQ);
+    if (rm != nullptr) {
+      rm[(jl / 16) * rows] = on_lo;
+      rm[(jl / 16 + 1) * rows] = on_hi;
+    }
+    if constexpr (kCount) {
+      counts->on += __builtin_popcount(on_lo) + __builtin_popcount(on_hi);
+      counts->other |= static_cast<__mmask16>(on_lo & ~_mm512_cmp_ps_mask(lo, one, _CMP_EQ_OQ)) |
+                       static_cast<__mmask16>(on_hi & ~_mm512_cmp_ps_mask(hi, one, _CMP_EQ_OQ));
+      counts->bad |= _mm512_cmp_ps_mask(lo, zero, _CMP_NGE_UQ) | _mm512_cmp_ps_mask(lo, one, _CMP_GT_OQ) |
+                     _mm512_cmp_ps_mask(hi, zero, _CMP_NGE_UQ) | _mm512_cmp_ps_mask(hi, one, _CMP_GT_OQ);
+    }
+  }
+}
+
 // Bitmaps (words per column) of ncol columns from the rows' 16-column masks rm (Part::rm0): bit r of
 // column j is bit j mod 16 of row r's mask in chunk j / 16; a bit test per column and 32 rows.
 // NOTE: measured (MNIST-sized epoch, per part and bitmap): 14.5 us for data half on by setting each
@@ -1121,8 +1156,7 @@ class Epoch {
     // not binary); otherwise the counts, the binary and range checks from the rows' masks, and the
     // lists in a second pass if this mini-batch needs them after all
     const bool lists = !p.s0_dense;
-    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-    __mmask16 other = 0, bad = 0;  // lanes of a unit on but not 1, of a value outside [0, 1] or NaN
+    ScanCounts counts;
     constexpr int64_t kAhead = 4;  // rows prefetched ahead of the scan
     for (int64_t r = 0; r < n; ++r) {
       if (r + kAhead < n) {
@@ -1134,34 +1168,20 @@ class Epoch {
       const float* xr = e_.x + row * s_.nv + p.j0;
       if (lists)
         cnt[r] = rbm_avx512::find_nonzeros_row(xr, p.ncol, idx + r * p.ncol, val + r * p.ncol, e_.check ? &outside : nullptr);
-      // the row as bf16 for the dense sums (exact for binary data, the only data they take) and its
-      // masks of units on (for the bitmaps of binary data)
-      uint16_t* ar = a0 + r * 32 * p.kbv;
-      int32_t count = 0;
-      for (int64_t jl = 0; jl < 32 * p.kbv; jl += 32) {
-        const __m512 lo = _mm512_maskz_loadu_ps(lanes(p.ncol - jl), xr + jl);
-        const __m512 hi = _mm512_maskz_loadu_ps(lanes(p.ncol - jl - 16), xr + jl + 16);
-        _mm512_store_si512(ar + jl, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-        const __mmask16 on_lo = _mm512_cmp_ps_mask(lo, zero, _CMP_NEQ_UQ);
-        const __mmask16 on_hi = _mm512_cmp_ps_mask(hi, zero, _CMP_NEQ_UQ);
-        rm[(jl / 16) * rows + r] = on_lo;
-        rm[(jl / 16 + 1) * rows + r] = on_hi;
-        if (!lists) {
-          // (the lanes past ncol load as 0: neither on nor outside)
-          count += __builtin_popcount(on_lo) + __builtin_popcount(on_hi);
-          other |= static_cast<__mmask16>(on_lo & ~_mm512_cmp_ps_mask(lo, one, _CMP_EQ_OQ)) |
-                   static_cast<__mmask16>(on_hi & ~_mm512_cmp_ps_mask(hi, one, _CMP_EQ_OQ));
-          bad |= _mm512_cmp_ps_mask(lo, zero, _CMP_NGE_UQ) | _mm512_cmp_ps_mask(lo, one, _CMP_GT_OQ) |
-                 _mm512_cmp_ps_mask(hi, zero, _CMP_NGE_UQ) | _mm512_cmp_ps_mask(hi, one, _CMP_GT_OQ);
-        }
+      // the row as bf16 for the dense sums and its masks of units on (for the bitmaps of binary data)
+      if (lists) {
+        scan_row<false>(xr, p.ncol, p.kbv, a0 + r * 32 * p.kbv, rm + r, rows, nullptr);
+      } else {
+        const int64_t before = counts.on;
+        scan_row<true>(xr, p.ncol, p.kbv, a0 + r * 32 * p.kbv, rm + r, rows, &counts);
+        cnt[r] = static_cast<int32_t>(counts.on - before);
       }
-      if (!lists) cnt[r] = count;
       nnz += cnt[r];
     }
-    if (!lists && e_.check && bad != 0) outside = true;
+    if (!lists && e_.check && counts.bad != 0) outside = true;
     if (outside) bad_ = true;
     p.nnz0 = nnz;
-    p.binary = lists ? all_ones(val, cnt, p.ncol, n) : other == 0;
+    p.binary = lists ? all_ones(val, cnt, p.ncol, n) : counts.other == 0;
     p.s0_dense = p.binary && dense(nnz, n, p.ncol, kSumsShare);
     if (!p.s0_dense && !lists) {
       for (int64_t r = 0; r < n; ++r) {
@@ -1250,24 +1270,11 @@ class Epoch {
         // (the units on counted and the binary check from masks: the row lists only if the sums go
         // over the units on)
         uint16_t* a = p.pa0.get(0);
-        int64_t nnz = 0;
-        __mmask16 other = 0;  // lanes of a unit on but not 1
-        const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-        for (int64_t r = 0; r < 16 * ((n + 15) / 16); ++r) {
-          const float* xr = e_.x + (r0 + r) * s_.nv + p.j0;
-          uint16_t* ar = a + r * 32 * p.kbv;
-          for (int64_t jl = 0; jl < 32 * p.kbv; jl += 32) {
-            const __m512 lo = r < n ? _mm512_maskz_loadu_ps(lanes(p.ncol - jl), xr + jl) : zero;
-            const __m512 hi = r < n ? _mm512_maskz_loadu_ps(lanes(p.ncol - jl - 16), xr + jl + 16) : zero;
-            _mm512_store_si512(ar + jl, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-            const __mmask16 on_lo = _mm512_cmp_ps_mask(lo, zero, _CMP_NEQ_UQ);
-            const __mmask16 on_hi = _mm512_cmp_ps_mask(hi, zero, _CMP_NEQ_UQ);
-            nnz += __builtin_popcount(on_lo) + __builtin_popcount(on_hi);
-            other |= static_cast<__mmask16>(on_lo & ~_mm512_cmp_ps_mask(lo, one, _CMP_EQ_OQ)) |
-                     static_cast<__mmask16>(on_hi & ~_mm512_cmp_ps_mask(hi, one, _CMP_EQ_OQ));
-          }
-        }
-        if (other == 0 && dense(nnz, n, p.ncol, kSumsShare)) {
+        ScanCounts counts;
+        for (int64_t r = 0; r < 16 * ((n + 15) / 16); ++r)
+          scan_row<true>(r < n ? e_.x + (r0 + r) * s_.nv + p.j0 : nullptr, p.ncol, p.kbv, a + r * 32 * p.kbv, nullptr, 0,
+                         &counts);
+        if (counts.other == 0 && dense(counts.on, n, p.ncol, kSumsShare)) {
           dense_sums(p, s_, a, n, p.psum.get(0));
         } else {
           for (int64_t r = 0; r < n; ++r)
