@@ -39,9 +39,9 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
 // of the mean-field reconstruction sigmoid(sigmoid(v w^T + c) w + b) of the rows 0 .. probe - 1 of x
 // after the epoch (nn.RBM.fit's history).
 // The statistics are rbm_cd's up to the order of their sums (with RbmEpochProducts::kSparse; the
-// dense tile products round differently, as closely as an fp32 GEMM); the draws are rbm_cd's on its
-// AMX path (but where a probability that rounds differently sits within an ulp or two of its
-// uniform).
+// dense tile products of bf16 splits are within a few times an fp32 GEMM's error); the draws are
+// rbm_cd's on its AMX path (but where a probability that rounds differently sits within an ulp or
+// two of its uniform).
 struct RbmEpoch {
   const float* x;
   int64_t rows;

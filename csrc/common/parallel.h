@@ -54,6 +54,13 @@ inline void judge(int64_t wait, int64_t own, int64_t end) {
 
 inline void observe(int64_t start, int64_t own_done, int64_t end) { judge(end - own_done, own_done - start, end); }
 
+// first = min(first, done), for the threads of a region each offering when it finished.
+inline void note_first(std::atomic<int64_t>& first, int64_t done) {
+  int64_t seen = first.load(std::memory_order_relaxed);
+  while (done < seen && !first.compare_exchange_weak(seen, done, std::memory_order_relaxed)) {
+  }
+}
+
 }  // namespace
 
 // The same rule over a run of short regions (a caller that runs many regions of a hundred
@@ -110,11 +117,7 @@ void run_parts(int parts, F&& body, bool may_serialise = true, oversubscription:
     for (int p = t; p < parts; p += omp_get_num_threads()) body(p);
     const int64_t done = t == 0 || window != nullptr ? oversubscription::now_ns() : 0;
     if (t == 0) own_done = done;
-    if (window != nullptr) {
-      int64_t seen = first_done.load(std::memory_order_relaxed);
-      while (done < seen && !first_done.compare_exchange_weak(seen, done, std::memory_order_relaxed)) {
-      }
-    }
+    if (window != nullptr) oversubscription::note_first(first_done, done);
   }
   const int64_t end = oversubscription::now_ns();
   oversubscription::observe(start, own_done, end);
@@ -176,11 +179,8 @@ void run_phases(int parts, int64_t phases, F&& body, S&& stop, oversubscription:
           break;
         }
         for (int q = t; q < parts; q += team) body(ph, q);
-        const int64_t done = oversubscription::now_ns();
         std::atomic<int64_t>& first = first_done[ph & 1];
-        int64_t seen = first.load(std::memory_order_relaxed);
-        while (done < seen && !first.compare_exchange_weak(seen, done, std::memory_order_relaxed)) {
-        }
+        oversubscription::note_first(first, oversubscription::now_ns());
         barrier.wait(team);
         if (t == 0) {
           const int64_t end = oversubscription::now_ns();
