@@ -237,8 +237,8 @@ def epoch_after(how, x, **kw):
 @pytest.mark.parametrize("x", [data(130, 70, density=0.05), data(130, 70, density=0.5), data(130, 70, binary=False)],
                          ids=["sparse", "dense", "probabilities"])
 def test_fused_epoch_whatever_ran_before(x):
-    """The row lists a mini-batch skips where the last sums went by the tile products, and makes
-    when it needs them after all: the same bits whichever way the epoch before went."""
+    """The data's row lists a mini-batch skips where the last sums went by the tile products, and
+    makes when it needs them after all: the same bits whichever way the epoch before went."""
     outs = [epoch_after(how, x, batch_size=32) for how in ("sparse", "dense", "auto", "sparse")]
     for out in outs[1:]:
         for g, want in zip(out, outs[0]):
