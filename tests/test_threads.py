@@ -87,12 +87,28 @@ def test_oversubscription_rule(cpu_mod):
     for own, wait, marked in [(50e-6, 5e-3, True), (3e-3, 2e-3, True), (50e-6, 0.9e-3, False),
                               (10e-3, 3e-3, False), (0.0, 0.0, False)]:
         cpu_mod.set_oversubscribed(0)
-        cpu_mod._observe_region(own, wait)
-        assert cpu_mod.oversubscribed() is marked, (own, wait)
+        span = cpu_mod._observe_region(own, wait)
+        assert span == (0.01 if marked else 0.0), (own, wait, span)
     cpu_mod.set_oversubscribed(0)
     assert not cpu_mod.oversubscribed()
     cpu_mod.set_oversubscribed(30)
     assert cpu_mod.oversubscribed()
+
+
+def test_oversubscription_span(cpu_mod):
+    """The serial span after a mark: 10 ms, doubled (up to 100 ms) for each mark within one span of
+    the last span's end (a thread still keeps a core busy), 10 ms again after a quiet span."""
+    spans = [cpu_mod._observe_region(50e-6, 5e-3) for _ in range(7)]
+    assert spans == [0.01, 0.02, 0.04, 0.08, 0.1, 0.1, 0.1]
+    assert cpu_mod.oversubscribed()
+    cpu_mod.set_oversubscribed(0)
+    assert cpu_mod._observe_region(50e-6, 5e-3) == 0.01
+    # the last span ends 4 ms after the region (5 ms of it waits); from more than a span after its end
+    # on, the next mark starts again at 10 ms
+    assert cpu_mod._observe_region(50e-6, 5e-3) == 0.02
+    time.sleep(0.1)
+    assert not cpu_mod.oversubscribed()
+    assert cpu_mod._observe_region(50e-6, 5e-3) == 0.01
 
 
 def test_oversubscription_rule_over_short_regions(cpu_mod):
@@ -104,12 +120,10 @@ def test_oversubscription_rule_over_short_regions(cpu_mod):
                             ([(1e-3, 0.2e-3)] * 8, False),      # 1.6 ms of waits, but 8 ms of work
                             ([(100e-6, 0.0)] * 4 + [(100e-6, 0.5e-3)] * 4, True)]:
         cpu_mod.set_oversubscribed(0)
-        cpu_mod._observe_window(regions)
-        assert cpu_mod.oversubscribed() is marked, regions
+        assert cpu_mod._observe_window(regions) == (0.01 if marked else 0.0), regions
         cpu_mod.set_oversubscribed(0)
         # one region alone at those waits does not mark the cores
-        cpu_mod._observe_region(*regions[-1])
-        assert not cpu_mod.oversubscribed()
+        assert cpu_mod._observe_region(*regions[-1]) == 0.0
 
 
 @pytest.mark.parametrize("parts, phases, mark_at, stop_at", [(2, 40, 1000, 1000), (3, 40, 1000, 1000),
@@ -133,6 +147,22 @@ def test_run_phases(cpu_mod, parts, phases, mark_at, stop_at):
         assert alone <= min(mark_at + 2, end)
     elif not cpu_mod.oversubscribed():
         assert alone == end
+
+
+@pytest.mark.parametrize("parts, mark_at, clear_at", [(2, 9, 20), (2, 0, 5), (2, 9, 39), (2, 20, 23)])
+def test_run_phases_after_the_span(cpu_mod, parts, mark_at, clear_at):
+    """Once the serial span is over (here: cleared at the end of phase clear_at), the threads take
+    the phases over again, from the next phase on, with every part still run once and in order."""
+    phases = 40
+    runs, order, thread = (np.array(a).reshape(phases, parts)
+                           for a in cpu_mod._trace_phases(parts, phases, mark_at, 1000, clear_at))
+    np.testing.assert_array_equal(runs, 1)
+    assert np.all(order[1:].min(1) > order[:-1].max(1))
+    alone = np.flatnonzero(thread.min(1) < 0)
+    assert len(alone) > 0 and alone[0] <= mark_at + 2 and alone[-1] == clear_at, alone
+    np.testing.assert_array_equal(alone, np.arange(alone[0], clear_at + 1))
+    np.testing.assert_array_equal(thread[clear_at + 1:], np.tile(np.arange(parts), (phases - clear_at - 1, 1)))
+    assert not cpu_mod.oversubscribed()
 
 
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), 1e9])

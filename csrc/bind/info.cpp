@@ -1,6 +1,7 @@
 #include <omp.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <utility>
@@ -47,35 +48,40 @@ void bind_info(py::module_& m) {
         }
         os::serial_until_ns.store(seconds == 0.0 ? 0 : os::now_ns() + static_cast<int64_t>(seconds * 1e9),
                                   std::memory_order_relaxed);
+        if (seconds == 0.0) os::span_ns.store(0, std::memory_order_relaxed);  // the next mark's span: the first
       },
-      py::arg("seconds"), "Run parallel parts on the calling thread for this long (0: from now on, as usual).");
+      py::arg("seconds"),
+      "Run parallel parts on the calling thread for this long (0: from now on, as usual, and the next "
+      "mark's span is the first's).");
   m.def(
       "_observe_region",
       [](double own_seconds, double wait_seconds) {
         const int64_t start = os::now_ns();
         const int64_t own_done = start + static_cast<int64_t>(own_seconds * 1e9);
-        os::observe(start, own_done, own_done + static_cast<int64_t>(wait_seconds * 1e9));
+        return static_cast<double>(os::observe(start, own_done, own_done + static_cast<int64_t>(wait_seconds * 1e9))) * 1e-9;
       },
       py::arg("own_seconds"), py::arg("wait_seconds"),
       "Feed the oversubscription rule one region's timings (calling thread's own part, then its wait "
-      "for the others): for tests of the rule.");
+      "for the others), as if the region ended now: the serial span it set in seconds (0: none). For "
+      "tests of the rule.");
   m.def(
       "_observe_window",
       [](const std::vector<std::pair<double, double>>& regions) {
         os::Window window;
-        int64_t t = os::now_ns();
+        int64_t t = os::now_ns(), span = 0;
         for (const auto& [own, wait] : regions) {
           const int64_t own_done = t + static_cast<int64_t>(own * 1e9), end = own_done + static_cast<int64_t>(wait * 1e9);
-          window.add(t, own_done, end);
+          span = std::max(span, window.add(t, own_done, end));
           t = end;
         }
+        return static_cast<double>(span) * 1e-9;
       },
       py::arg("regions"),
       "Feed the windowed oversubscription rule (the fused RBM epoch's) a run of regions' (own, wait) "
-      "timings in seconds: for tests of the rule.");
+      "timings in seconds: the longest serial span it set in seconds (0: none). For tests of the rule.");
   m.def(
       "_trace_phases",
-      [](int parts, int64_t phases, int64_t mark_at, int64_t stop_at) {
+      [](int parts, int64_t phases, int64_t mark_at, int64_t stop_at, int64_t clear_at) {
         if (parts < 1 || parts > 64 || phases < 0 || phases > 100000) {
           throw py::value_error("_trace_phases: need 1 <= parts <= 64 and 0 <= phases <= 100000");
         }
@@ -90,6 +96,7 @@ void bind_info(py::module_& m) {
               parts, phases,
               [&](int64_t ph, int q) {
                 if (ph == mark_at && q == 0) os::serial_until_ns.store(os::now_ns() + 60000000000, std::memory_order_relaxed);
+                if (ph == clear_at && q == parts - 1) os::serial_until_ns.store(0, std::memory_order_relaxed);
                 const size_t i = static_cast<size_t>(ph * parts + q);
                 ++runs[i];
                 order[i] = next.fetch_add(1);
@@ -99,10 +106,11 @@ void bind_info(py::module_& m) {
         }
         return py::make_tuple(runs, order, thread);
       },
-      py::arg("parts"), py::arg("phases"), py::arg("mark_at"), py::arg("stop_at"),
+      py::arg("parts"), py::arg("phases"), py::arg("mark_at"), py::arg("stop_at"), py::arg("clear_at") = -1,
       "Run empty phases through run_phases (the fused RBM epoch's threads), marking the cores "
-      "oversubscribed in phase mark_at and stopping before phase stop_at: per (phase, part) the "
-      "number of runs, their order and the thread of each, for tests.");
+      "oversubscribed (for 60 s) in phase mark_at, clearing the mark at the end of phase clear_at and "
+      "stopping before phase stop_at: per (phase, part) the number of runs, their order and the "
+      "thread of each, for tests.");
 }
 
 }  // namespace pk::bind

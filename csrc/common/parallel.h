@@ -19,18 +19,27 @@ inline int max_threads() { return omp_get_max_threads(); }
 // keeps a core busy, the region's thread on that core runs only when the scheduler gives it a time
 // slice, and a region of microseconds takes milliseconds.  So the regions watch how long the
 // calling thread waits for the others after its own share; a wait of more than 1 ms that is also
-// more than half of that share marks the cores as oversubscribed, and for the next 100 ms the
+// more than half of that share marks the cores as oversubscribed, and for a while (the span) the
 // regions run their parts one after the other on the calling thread (the same parts, in order: the
-// results are the same bits either way).
+// results are the same bits either way).  The span starts at 10 ms and doubles, up to 100 ms, each
+// time the rule marks the cores again within one span of the last span's end (the busy thread is
+// still there); otherwise it starts again at 10 ms.
 // NOTE: measured on this 2-core machine, the case that prompted it: after each call, NumPy's
 // OpenBLAS keeps a worker thread spinning for about 100 ms (2^28 cycles).  In that window a 256^3
 // product took 6 ms instead of 90 us and an RBM epoch (100 calls of rbm_cd) 150 ms instead of 58;
 // run on one thread it took 76 ms.
+// Why not 100 ms at once: on this virtual machine a core now and then stops for 2-50 ms with
+// nothing else runnable (the host's doing, no guest thread involved), which meets the rule too; a
+// fixed 100 ms of one thread after each such stop made about a third of the fused RBM epochs after
+// scikit-learn's fit take 85-100 ms instead of 45.
 namespace oversubscription {
 
 // One clock shared by every file; the functions below have internal linkage (this header is also
 // included by files compiled for one instruction set, see gemm_blocked.h).
+// serial_until_ns: the end of the serial span (0: none yet, or cleared); span_ns: its length.
 inline std::atomic<int64_t> serial_until_ns{0};
+inline std::atomic<int64_t> span_ns{0};
+constexpr int64_t kFirstSpanNs = 10000000, kLongestSpanNs = 100000000;
 
 namespace {
 
@@ -47,12 +56,23 @@ inline bool serial_now() {
 
 // After a region: `start` when it began, `own_done` when the calling thread finished its part,
 // `end` when the last thread had.
-// The rule: a wait over 1 ms that is also over half of the own share marks the cores (at `end`).
-inline void judge(int64_t wait, int64_t own, int64_t end) {
-  if (wait > 1000000 && 2 * wait > own) serial_until_ns.store(end + 100000000, std::memory_order_relaxed);
+// Marks the cores at `end`: serial for the next span (see above), which it returns.
+inline int64_t mark(int64_t end) {
+  const int64_t last_end = serial_until_ns.load(std::memory_order_relaxed);
+  int64_t span = span_ns.load(std::memory_order_relaxed);
+  span = last_end != 0 && span != 0 && end - last_end < span ? std::min(2 * span, kLongestSpanNs) : kFirstSpanNs;
+  span_ns.store(span, std::memory_order_relaxed);
+  serial_until_ns.store(end + span, std::memory_order_relaxed);
+  return span;
 }
 
-inline void observe(int64_t start, int64_t own_done, int64_t end) { judge(end - own_done, own_done - start, end); }
+// The rule: a wait over 1 ms that is also over half of the own share marks the cores (at `end`);
+// returns the span it set, or 0.
+inline int64_t judge(int64_t wait, int64_t own, int64_t end) {
+  return wait > 1000000 && 2 * wait > own ? mark(end) : 0;
+}
+
+inline int64_t observe(int64_t start, int64_t own_done, int64_t end) { return judge(end - own_done, own_done - start, end); }
 
 // first = min(first, done), for the threads of a region each offering when it finished.
 inline void note_first(std::atomic<int64_t>& first, int64_t done) {
@@ -74,13 +94,15 @@ inline void note_first(std::atomic<int64_t>& first, int64_t done) {
 class Window {
  public:
   static constexpr int kRegions = 8;
-  void add(int64_t start, int64_t own_done, int64_t end) {
+  // returns the span it set, or 0
+  int64_t add(int64_t start, int64_t own_done, int64_t end) {
     wait_ += end - own_done;
     own_ += own_done - start;
-    if (++regions_ < kRegions) return;
-    judge(wait_, own_, end);
+    if (++regions_ < kRegions) return 0;
+    const int64_t span = judge(wait_, own_, end);
     wait_ = own_ = 0;
     regions_ = 0;
+    return span;
   }
 
  private:
@@ -148,11 +170,11 @@ class SpinBarrier {
 };
 
 // Runs body(phase, part) for the phases 0 .. phases - 1 in order, each over parts 0 .. parts - 1
-// (thread t runs parts t, t + team, ...), as one OpenMP region whose threads meet at a barrier
-// after each phase, until stop(phase) (asked before each phase; it must read what the phases before
+// (thread t runs parts t, t + team, ...), in OpenMP regions whose threads meet at a barrier after
+// each phase, until stop(phase) (asked before each phase; it must read what the phases before
 // wrote, the same on every thread) is true.  Under oversubscription (`window`'s rule, judged after
-// each phase on the first thread to finish it) the remaining phases run on the calling thread, the
-// same parts in order.
+// each phase on the first thread to finish it) the phases run on the calling thread, the same
+// parts in order, until the serial span is over; then the threads take over again.
 // Why not a region per phase (run_parts): the fork and join of a region per phase cost about 2 us
 // a phase on this machine, and now and then its workers start a phase 100-500 us late.
 // NOTE: measured (fused RBM epoch, 400 phases of 15-180 us): with a region per phase, 4-90 us a
@@ -160,41 +182,55 @@ class SpinBarrier {
 // below 1 us.
 template <class F, class S>
 void run_phases(int parts, int64_t phases, F&& body, S&& stop, oversubscription::Window& window) {
-  int64_t resume = 0;
-  if (parts > 1 && !oversubscription::serial_now()) {
-    SpinBarrier barrier;
-    // per phase (two slots, alternately): when the first thread finished its parts
-    std::atomic<int64_t> first_done[2] = {INT64_MAX, INT64_MAX};
-    // the phase from which the calling thread runs the rest alone, set by thread 0 two phases ahead
-    // so that every thread sees it at the same phase
-    std::atomic<int64_t> serial_from{INT64_MAX};
-    resume = phases;
+  int64_t ph = 0;
+  while (ph < phases) {
+    if (parts > 1 && !oversubscription::serial_now()) {
+      SpinBarrier barrier;
+      // per phase (two slots, alternately): when the first thread finished its parts
+      std::atomic<int64_t> first_done[2] = {INT64_MAX, INT64_MAX};
+      // the phase from which the calling thread runs the rest alone, set by thread 0 two phases
+      // ahead so that every thread sees it at the same phase
+      std::atomic<int64_t> serial_from{INT64_MAX};
+      const int64_t begin = ph;
+      int64_t resume = phases;
+      bool stopped = false;
 #pragma omp parallel num_threads(parts)
-    {
-      const int t = omp_get_thread_num(), team = omp_get_num_threads();
-      int64_t start = t == 0 ? oversubscription::now_ns() : 0;
-      for (int64_t ph = 0; ph < phases; ++ph) {
-        if (ph >= serial_from.load(std::memory_order_relaxed) || stop(ph)) {
-          if (t == 0) resume = ph;
-          break;
-        }
-        for (int q = t; q < parts; q += team) body(ph, q);
-        std::atomic<int64_t>& first = first_done[ph & 1];
-        oversubscription::note_first(first, oversubscription::now_ns());
-        barrier.wait(team);
-        if (t == 0) {
-          const int64_t end = oversubscription::now_ns();
-          window.add(start, first.exchange(INT64_MAX, std::memory_order_relaxed), end);
-          start = end;
-          // (set once: a later store could reach the threads at different phases)
-          if (serial_from.load(std::memory_order_relaxed) == INT64_MAX && oversubscription::serial_now())
-            serial_from.store(ph + 2, std::memory_order_relaxed);
+      {
+        const int t = omp_get_thread_num(), team = omp_get_num_threads();
+        int64_t start = t == 0 ? oversubscription::now_ns() : 0;
+        for (int64_t p = begin; p < phases; ++p) {
+          const bool halt = stop(p);
+          if (halt || p >= serial_from.load(std::memory_order_relaxed)) {
+            if (t == 0) {
+              resume = p;
+              stopped = halt;
+            }
+            break;
+          }
+          for (int q = t; q < parts; q += team) body(p, q);
+          std::atomic<int64_t>& first = first_done[p & 1];
+          oversubscription::note_first(first, oversubscription::now_ns());
+          barrier.wait(team);
+          if (t == 0) {
+            const int64_t end = oversubscription::now_ns();
+            window.add(start, first.exchange(INT64_MAX, std::memory_order_relaxed), end);
+            start = end;
+            // (set once: a later store could reach the threads at different phases)
+            if (serial_from.load(std::memory_order_relaxed) == INT64_MAX && oversubscription::serial_now())
+              serial_from.store(p + 2, std::memory_order_relaxed);
+          }
         }
       }
+      if (stopped) return;
+      ph = resume;
+    }
+    // on the calling thread while the span lasts (asked before each phase)
+    for (; ph < phases; ++ph) {
+      if (stop(ph)) return;
+      if (parts > 1 && !oversubscription::serial_now()) break;
+      for (int q = 0; q < parts; ++q) body(ph, q);
     }
   }
-  for (int64_t ph = resume; ph < phases && !stop(ph); ++ph)
-    for (int q = 0; q < parts; ++q) body(ph, q);
 }
 
 // Calls fn(begin, end) on contiguous chunks of [0, n), one chunk per thread, when there are at
