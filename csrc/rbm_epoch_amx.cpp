@@ -337,26 +337,37 @@ inline void split3(__m512 x0, __m512 x1, __m512i* p1, __m512i* p2, __m512i* p3) 
 }
 
 // Pairs pr0 .. pr1 - 1 (in K block kk: (pr + shift) / 16 = kk) of the rows of m (pair pr: rows 2 pr
-// and 2 pr + 1, ld floats apart; rows at `valid` and beyond read as 0) split into bf16 parts, pair
-// pr into row (pr + shift) mod 16 of the B tiles of K block kk: for each column tile t of 16, the
-// pairs (m[2 pr, 16 t + i], m[2 pr + 1, 16 t + i]), i < 16, at dst + (kk * ct + t) * 512 + 32 ((pr +
-// shift) mod 16) of each part (parts `plane` words apart).  Tile by tile (t outer), each written in one stream.
-// The two parts are split_bf16's (|x - p1 - p2| <= 2^-17 |x|, but for parts below 2^-126, which the
-// tiles flush), and the pairs a shift and an or (no conversions, no word permutes): each part's low
-// half is 0.
+// and 2 pr + 1, ld floats apart; rows at `valid` and beyond read as 0) split into two bf16 parts,
+// pair pr into row (pr + shift) mod 16 of the B tiles of K block kk: for each column tile t of 16,
+// the pairs (m[2 pr, 16 t + i], m[2 pr + 1, 16 t + i]), i < 16, at dst + (kk * ct + t) * 512 + 32
+// ((pr + shift) mod 16) of each part (parts `plane` words apart).  Tile by tile (t outer), each
+// written in one stream.
+// The parts: hi = x rounded to nearest even, lo = x - hi rounded (|x - hi - lo| <= 2^-17 |x|), by
+// vcvtne2ps2bf16, which flushes subnormal inputs and results to 0 where split_bf16 keeps them: the
+// same products, as the tiles flush subnormal bf16 inputs.  One conversion makes a pair's 32 words,
+// one word permute interleaves them, and hi's floats come back from the interleaved pair by a shift
+// and a mask.
+// NOTE: measured (wb of 392 rows of 256, in L2, best of 200): 11.5 us against 13.8 with
+// split_bf16 (rounding by integer operations: 26 operations a pair of 16 values against 8 here);
+// the same bits.
 void pack_pairs(const float* m, int64_t ld, int64_t valid, int64_t pr0, int64_t pr1, int64_t ct, int64_t kk,
                 uint16_t* dst, int64_t plane, int64_t shift = 0) {
-  constexpr int kParts = 2;
-  // the parts of 16 values, each in the high half of a word (low half 0)
-  auto split = [](__m512 x, __m512i* part) { split_bf16(x, &part[0], &part[1]); };
+  // word 2 i of the pair: a's i-th (word i of the conversion), word 2 i + 1: b's (word 16 + i)
+  const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
+                                              6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   for (int64_t t = 0; t < ct; ++t) {
     uint16_t* tile = dst + (kk * ct + t) * 512;
     for (int64_t pr = pr0; pr < pr1; ++pr) {
-      __m512i a[kParts], b[kParts];
-      split(2 * pr < valid ? _mm512_load_ps(m + 2 * pr * ld + 16 * t) : _mm512_setzero_ps(), a);
-      split(2 * pr + 1 < valid ? _mm512_load_ps(m + (2 * pr + 1) * ld + 16 * t) : _mm512_setzero_ps(), b);
-      for (int i = 0; i < kParts; ++i)
-        _mm512_store_si512(tile + i * plane + 32 * ((pr + shift) & 15), _mm512_or_si512(b[i], _mm512_srli_epi32(a[i], 16)));
+      const __m512 a = 2 * pr < valid ? _mm512_load_ps(m + 2 * pr * ld + 16 * t) : _mm512_setzero_ps();
+      const __m512 b = 2 * pr + 1 < valid ? _mm512_load_ps(m + (2 * pr + 1) * ld + 16 * t) : _mm512_setzero_ps();
+      const __m512i hi = _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+      const __m512 ra = _mm512_sub_ps(a, _mm512_castsi512_ps(_mm512_slli_epi32(hi, 16)));
+      const __m512 rb = _mm512_sub_ps(b, _mm512_castsi512_ps(_mm512_and_si512(hi, high)));
+      const __m512i lo = _mm512_permutexvar_epi16(interleave, (__m512i)_mm512_cvtne2ps_pbh(rb, ra));
+      uint16_t* row = tile + 32 * ((pr + shift) & 15);
+      _mm512_store_si512(row, hi);
+      _mm512_store_si512(row + plane, lo);
     }
   }
 }
