@@ -118,12 +118,12 @@ struct Part {
   bool wb_fresh = false, dense_dw = false;
   bool s0_dense = false;  // whether the data's last sums went by the tile products
   int64_t nnz0 = 0, nnzk = 0;  // units on in the mini-batch's data and last sample (the part's columns)
-  // the reconstruction probe's blocks of rows: row lists, partial sums, visible pre-activations,
-  // its columns' share of the squared error
+  // the reconstruction probe's blocks of rows: row lists, partial sums, its columns' share of the
+  // squared error
   AlignedBuffer<int32_t> pidx, pcnt;
-  AlignedBuffer<float> pval, psum, pvis;
-  // the probe's tile products: the hidden rows split into three bf16 parts (row-major, A tiles),
-  // w's columns split into three bf16 parts in the B tile layout (tile (kk, jt) of part i at
+  AlignedBuffer<float> pval, psum;
+  // the probe's tile products: the hidden rows split into two bf16 parts (row-major, A tiles),
+  // w's columns split into two bf16 parts in the B tile layout (tile (kk, jt) of part i at
   // ((i * kb + kk) * tiles + jt) * 512)
   AlignedBuffer<uint16_t> pa, pb;
   AlignedBuffer<uint16_t> pa0;  // the probe rows as bf16 for the dense sums (as a0; 16 whole row tiles)
@@ -326,14 +326,6 @@ void pack_rows(Part& p, const Shape& s, int64_t jt) {
       _mm512_store_si512(lo + i * s.nhp + k, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
     }
   }
-}
-
-// x split into three bf16 parts (x = p1 + p2 + p3 exactly, but for parts below 2^-126, which
-// vcvtne2ps2bf16 flushes), 32 values per call: each part's 32 bf16, x0's first.
-inline void split3(__m512 x0, __m512 x1, __m512i* p1, __m512i* p2, __m512i* p3) {
-  *p1 = bf16_part(&x0, &x1);
-  *p2 = bf16_part(&x0, &x1);
-  *p3 = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
 }
 
 // Pairs pr0 .. pr1 - 1 (in K block kk: (pr + shift) / 16 = kk) of the rows of m (pair pr: rows 2 pr
@@ -698,7 +690,7 @@ void product_tiles(Part& p, const Shape& s, int64_t jt, int64_t g) {
   }
 }
 
-// The probe's B tiles: the part's columns of w (rows of wt) split into three bf16 parts, tile
+// The probe's B tiles: the part's columns of w (rows of wt) split into two bf16 parts, tile
 // (kk, jt) row q holding the pairs (w[32 kk + 2q, 16 jt + i], w[32 kk + 2q + 1, 16 jt + i]), the
 // 16 x 16 word transpose of the rows' pairs.
 void probe_pack_w(Part& p, const Shape& s) {
@@ -706,16 +698,14 @@ void probe_pack_w(Part& p, const Shape& s) {
   uint16_t* pb = p.pb.get(0);
   for (int64_t jt = 0; jt < tiles; ++jt) {
     for (int64_t kk = 0; kk < s.kb; ++kk) {
-      __m512 x[3][16];
+      __m512 x[2][16];
       for (int i = 0; i < 16; ++i) {
         const float* row = p.wt.get(0) + (16 * jt + i) * s.nhp + 32 * kk;
-        __m512i a, b, c;
-        split3(_mm512_load_ps(row), _mm512_load_ps(row + 16), &a, &b, &c);
-        x[0][i] = _mm512_castsi512_ps(a);
-        x[1][i] = _mm512_castsi512_ps(b);
-        x[2][i] = _mm512_castsi512_ps(c);
+        __m512 x0 = _mm512_load_ps(row), x1 = _mm512_load_ps(row + 16);
+        x[0][i] = _mm512_castsi512_ps(bf16_part(&x0, &x1));
+        x[1][i] = _mm512_castsi512_ps((__m512i)_mm512_cvtne2ps_pbh(x1, x0));
       }
-      for (int part = 0; part < 3; ++part) {
+      for (int part = 0; part < 2; ++part) {
         transpose16(x[part]);
         uint16_t* t = pb + ((part * s.kb + kk) * tiles + jt) * 512;
         for (int q = 0; q < 16; ++q) _mm512_store_ps(reinterpret_cast<float*>(t + 32 * q), x[part][q]);
@@ -724,9 +714,9 @@ void probe_pack_w(Part& p, const Shape& s) {
   }
 }
 
-// One row tile (A parts at a, a + plane, a + 2 plane) times column tiles jt .. jt + G - 1 of the
-// probe's B parts (tmm0 .. G-1; A parts in tmm3-5, B parts through tmm6), the pairs of parts of
-// probe_product, into the C rows at c (stride ldc floats).
+// One row tile (A parts at a, a + plane) times column tiles jt .. jt + G - 1 of the probe's B parts
+// (tmm0 .. G-1; A parts in tmm3-4, B parts through tmm6), the pairs of parts of probe_error, into
+// the C rows at c (stride ldc floats).
 template <int G>
 void probe_tiles(const uint16_t* a, int64_t plane, const uint16_t* pb, int64_t bplane, const Shape& s, int64_t tiles,
                  int64_t jt, float* c, int64_t ldc) {
@@ -736,18 +726,13 @@ void probe_tiles(const uint16_t* a, int64_t plane, const uint16_t* pb, int64_t b
   for (int64_t kk = 0; kk < s.kb; ++kk) {
     _tile_loadd(3, a + 32 * kk, 2 * s.nhp);
     _tile_loadd(4, a + plane + 32 * kk, 2 * s.nhp);
-    _tile_loadd(5, a + 2 * plane + 32 * kk, 2 * s.nhp);
     const uint16_t* b = pb + (kk * tiles + jt) * 512;
-    // C += A1 B1 + A2 B1 + A3 B1 + A1 B2 + A2 B2 + A1 B3 for each column tile
+    // C += A2 B1 + A1 B1 + A1 B2 for each column tile
 #define PK_PROBE_TILE(C, OFF)                   \
     _tile_loadd(6, b + (OFF), 64);              \
-    _tile_dpbf16ps(C, 3, 6);                    \
     _tile_dpbf16ps(C, 4, 6);                    \
-    _tile_dpbf16ps(C, 5, 6);                    \
+    _tile_dpbf16ps(C, 3, 6);                    \
     _tile_loadd(6, b + bplane + (OFF), 64);     \
-    _tile_dpbf16ps(C, 3, 6);                    \
-    _tile_dpbf16ps(C, 4, 6);                    \
-    _tile_loadd(6, b + 2 * bplane + (OFF), 64); \
     _tile_dpbf16ps(C, 3, 6);
     PK_PROBE_TILE(0, 0)
     if constexpr (G > 1) {
@@ -758,45 +743,66 @@ void probe_tiles(const uint16_t* a, int64_t plane, const uint16_t* pb, int64_t b
     }
 #undef PK_PROBE_TILE
   }
-  _tile_stored(0, c + 16 * jt, 4 * ldc);
-  if constexpr (G > 1) _tile_stored(1, c + 16 * (jt + 1), 4 * ldc);
-  if constexpr (G > 2) _tile_stored(2, c + 16 * (jt + 2), 4 * ldc);
+  _tile_stored(0, c, 4 * ldc);
+  if constexpr (G > 1) _tile_stored(1, c + 16, 4 * ldc);
+  if constexpr (G > 2) _tile_stored(2, c + 32, 4 * ldc);
 }
 
-// pvis (n x nrow) = ph (n x nhp) w^T over the part's columns by tile products of three-part bf16
-// splits of both: the pairs of parts whose product can exceed 2^-24 of the leading one's (1-1, 2-1,
-// 3-1, 1-2, 2-2, 1-3), so that the result is as close as an fp32 GEMM's.
-// NOTE: measured (1024 probe rows, MNIST-sized layer): 0.95 ms per part against 1.33 for the fp32 GEMM.
-void probe_product(Part& p, const Shape& s, const float* ph, int64_t n) {
+// The part's share of the probe's squared error over n rows (x: the first, nv floats apart):
+// sum over the rows and the part's columns of (sigmoid(ph w^T + b) - x)^2, ph (n x nhp) the hidden
+// probabilities.  ph w^T by tile products of two-part bf16 splits of both (the pairs 1-1, 2-1, 1-2:
+// each product within about 2^-16 of its size, the mean of the squares within 1e-7 or so of an
+// fp32 GEMM's); the squares of each 16 rows and three column tiles as soon as their tiles are
+// stored (in L1), summed in float over those 48 vectors, then in double.
+// NOTE: measured (1024 probe rows, MNIST-sized layer): the whole probe 1.39-1.66 ms an epoch
+// against 2.28-2.46 with three-part splits (six pairs of parts) and the pre-activations of all
+// rows stored first (1.0-1.5 ms of it this product, 0.4 the squares); the mean of the squares
+// within 2e-9 to 7e-8 of float64's, as before.
+double probe_error(Part& p, const Shape& s, const float* ph, int64_t n, const float* x, int64_t nv) {
   const int64_t rt_count = (n + 15) / 16, tiles = p.nrow / 16;
   uint16_t* pa = p.pa.get(0);
   const int64_t plane = 16 * rt_count * s.nhp;
   for (int64_t r = 0; r < 16 * rt_count; ++r) {
     for (int64_t k = 0; k < s.nhp; k += 32) {
-      __m512i a, b, c;
-      const __m512 x0 = r < n ? _mm512_load_ps(ph + r * s.nhp + k) : _mm512_setzero_ps();
-      const __m512 x1 = r < n ? _mm512_load_ps(ph + r * s.nhp + k + 16) : _mm512_setzero_ps();
-      split3(x0, x1, &a, &b, &c);
-      _mm512_store_si512(pa + r * s.nhp + k, a);
-      _mm512_store_si512(pa + plane + r * s.nhp + k, b);
-      _mm512_store_si512(pa + 2 * plane + r * s.nhp + k, c);
+      __m512 x0 = r < n ? _mm512_load_ps(ph + r * s.nhp + k) : _mm512_setzero_ps();
+      __m512 x1 = r < n ? _mm512_load_ps(ph + r * s.nhp + k + 16) : _mm512_setzero_ps();
+      _mm512_store_si512(pa + r * s.nhp + k, bf16_part(&x0, &x1));
+      _mm512_store_si512(pa + plane + r * s.nhp + k, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
     }
   }
   const uint16_t* pb = p.pb.get(0);
   const int64_t bplane = s.kb * tiles * 512;
-  float* pv = p.pvis.get(0);
+  const float* bq = p.bq.get(0);
+  alignas(64) float c[16 * 48];
+  __m512d total = _mm512_setzero_pd();
   configure_tiles();
   for (int64_t rt = 0; rt < rt_count; ++rt) {
     const uint16_t* a = pa + 16 * rt * s.nhp;
+    const int64_t rows = std::min<int64_t>(16, n - 16 * rt);
     for (int64_t jt = 0; jt < tiles; jt += 3) {
-      switch (std::min<int64_t>(3, tiles - jt)) {
-        case 3: probe_tiles<3>(a, plane, pb, bplane, s, tiles, jt, pv + 16 * rt * p.nrow, p.nrow); break;
-        case 2: probe_tiles<2>(a, plane, pb, bplane, s, tiles, jt, pv + 16 * rt * p.nrow, p.nrow); break;
-        default: probe_tiles<1>(a, plane, pb, bplane, s, tiles, jt, pv + 16 * rt * p.nrow, p.nrow); break;
+      const int g = static_cast<int>(std::min<int64_t>(3, tiles - jt));
+      switch (g) {
+        case 3: probe_tiles<3>(a, plane, pb, bplane, s, tiles, jt, c, 48); break;
+        case 2: probe_tiles<2>(a, plane, pb, bplane, s, tiles, jt, c, 48); break;
+        default: probe_tiles<1>(a, plane, pb, bplane, s, tiles, jt, c, 48); break;
       }
+      __m512 sum = _mm512_setzero_ps();
+      for (int64_t i = 0; i < rows; ++i) {
+        const float* xr = x + (16 * rt + i) * nv + p.j0;
+        for (int64_t u = 0; u < g; ++u) {
+          const int64_t jl = 16 * (jt + u);
+          const __mmask16 in = lanes(p.ncol - jl);
+          const __m512 pr = sigmoid16(_mm512_add_ps(_mm512_load_ps(c + 48 * i + 16 * u), _mm512_load_ps(bq + jl)));
+          const __m512 d = _mm512_maskz_sub_ps(in, pr, _mm512_maskz_loadu_ps(in, xr + jl));
+          sum = _mm512_fmadd_ps(d, d, sum);
+        }
+      }
+      total = _mm512_add_pd(total, _mm512_cvtps_pd(_mm512_castps512_ps256(sum)));
+      total = _mm512_add_pd(total, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sum), 1))));
     }
   }
   _tile_release();
+  return _mm512_reduce_add_pd(total);
 }
 
 // The part's visible columns of n rows drawn from the hidden sample (rows.ha, hidx) with the
@@ -1020,9 +1026,8 @@ class Epoch {
         p.pidx.get(probe_rows_ * p.ncol);
         p.pval.get(probe_rows_ * p.ncol);
         p.pcnt.get(probe_rows_);
-        p.pvis.get(16 * ((probe_rows_ + 15) / 16) * p.nrow);
-        p.pa.get(3 * 16 * ((probe_rows_ + 15) / 16) * s_.nhp);
-        p.pb.get(3 * s_.kb * (p.nrow / 16) * 512);
+        p.pa.get(2 * 16 * ((probe_rows_ + 15) / 16) * s_.nhp);
+        p.pb.get(2 * s_.kb * (p.nrow / 16) * 512);
         const int64_t tiled = 16 * ((probe_rows_ + 15) / 16);
         p.pa0.get(tiled * 32 * p.kbv);
         ps_.push_back(p.psum.get(tiled * s_.nhp));
@@ -1264,8 +1269,8 @@ class Epoch {
 
   // *e.error: the reconstruction error of rows 0 .. probe - 1 of x, kProbeRows rows at a time: the
   // data's partial sums (parts), the hidden probabilities (rows), the visible probabilities by the
-  // product ph w^T over each part's columns (probe_product) and their squared differences from the
-  // data (parts).
+  // product ph w^T over each part's columns and their squared differences from the data (parts,
+  // probe_error).
   void probe() {
     Rows& rows = *rows_ptr_;
     for (int q = 0; q < nparts_; ++q) parts_[q]->squares = 0.0;
@@ -1299,22 +1304,7 @@ class Epoch {
       });
       run_parts(nparts_, [&](int q) {
         Part& p = *parts_[q];
-        float* pv = p.pvis.get(0);
-        probe_product(p, s_, rows.pph.get(0), n);
-        const float* bq = p.bq.get(0);
-        __m512d sum = _mm512_setzero_pd();
-        for (int64_t r = 0; r < n; ++r) {
-          const float* xr = e_.x + (r0 + r) * s_.nv + p.j0;
-          for (int64_t jl = 0; jl < p.ncol; jl += 16) {
-            const __mmask16 in = lanes(p.ncol - jl);
-            const __m512 pr = sigmoid16(_mm512_add_ps(_mm512_load_ps(pv + r * p.nrow + jl), _mm512_load_ps(bq + jl)));
-            const __m512 d = _mm512_maskz_sub_ps(in, pr, _mm512_maskz_loadu_ps(in, xr + jl));
-            const __m512 d2 = _mm512_mul_ps(d, d);
-            sum = _mm512_add_pd(sum, _mm512_cvtps_pd(_mm512_castps512_ps256(d2)));
-            sum = _mm512_add_pd(sum, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(d2), 1))));
-          }
-        }
-        p.squares += _mm512_reduce_add_pd(sum);
+        p.squares += probe_error(p, s_, rows.pph.get(0), n, e_.x + r0 * s_.nv, s_.nv);
       });
     }
     double total = 0.0;
