@@ -193,6 +193,21 @@ def test_initialisation_is_seeded_and_pytorch_like():
     np.testing.assert_array_equal(c.weight.data, nn.Linear(4, 4).weight.data)
 
 
+@pytest.mark.parametrize("shape, bound, dtype", [((256, 784), 0.1, np.float32), ((8192,), 2.0, np.float64),
+                                                  ((3, 8193), 1e-3, np.float32), ((5, 0), 1.0, np.float32),
+                                                  ((), 0.5, np.float64), ((7,), 0.0, np.float32)])
+def test_uniform_init_draws_numpys_uniform(shape, bound, dtype):
+    """The layers' initial weights are NumPy's ``rng.uniform(-bound, bound)`` cast to the dtype, bit for
+    bit, and leave the generator where it would (uniform_init draws them in chunks)."""
+    from pykernels.nn.module import uniform_init
+    mine, numpys = np.random.default_rng(11), np.random.default_rng(11)
+    got = uniform_init(mine, shape, bound, dtype)
+    want = numpys.uniform(-bound, bound, size=shape).astype(dtype)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got.reshape(-1).view(np.uint8), want.reshape(-1).view(np.uint8))
+    assert mine.random() == numpys.random()
+
+
 def test_bad_input_raises_clear_errors():
     lin = nn.Linear(3, 2)
     with pytest.raises(ValueError, match="Linear: input must have 3 features"):

@@ -12,7 +12,7 @@ import numpy as np
 
 from pykernels import random as _random
 from pykernels.nn import _tensor
-from pykernels.nn.module import Module, Parameter, check_dtype, init_rng, register, size_arg
+from pykernels.nn.module import Module, Parameter, check_dtype, init_rng, register, size_arg, uniform_init
 
 __all__ = ["RBM", "DBN"]
 
@@ -57,7 +57,7 @@ class RBM(Module):
         dtype = check_dtype("RBM", dtype)
         rng = init_rng(seed)
         bound = 4.0 * math.sqrt(6.0 / (self.n_visible + self.n_hidden))
-        self.w = Parameter(rng.uniform(-bound, bound, (self.n_hidden, self.n_visible)).astype(dtype), "w")
+        self.w = Parameter(uniform_init(rng, (self.n_hidden, self.n_visible), bound, dtype), "w")
         self.b = Parameter(np.zeros(self.n_visible, dtype), "b")
         self.c = Parameter(np.zeros(self.n_hidden, dtype), "c")
 
