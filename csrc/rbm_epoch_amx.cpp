@@ -66,7 +66,7 @@ constexpr uint16_t kBf16One = 0x3f80;
 constexpr double kSumsShare = 0.1;
 constexpr double kDwShare = 0.2;
 
-// Column tiles per pass of the dense dw (dw_tiles).
+// Column tiles per pass of the dense dw (sums_tiles' row tiles there).
 constexpr int64_t kDwTiles = 5;
 
 // Rows per block of the reconstruction probe (its products run better on taller blocks than the
@@ -367,24 +367,32 @@ void pack_pairs(const float* m, int64_t ld, int64_t valid, int64_t pr0, int64_t 
   }
 }
 
-// C tiles of row tiles 0 .. G - 1 (tmm0 .. G-1) and column tile t, over K blocks k0 .. k1 - 1 of
-// kb: the row tile's A (bf16 rows of 32 kb at a, tmm7) times the two parts of the B tile (tmm5-6,
-// loaded once for the G row tiles), smaller part first, added to out's tiles (rows ld floats
-// apart; from 0 for k0 = 0) and stored back: the same operations as in one pass over the K blocks.
+// C tiles of row tiles 0 .. G - 1 (G <= 5; tmm0 .. G-1) and column tile t, over K blocks k0 .. k1 - 1
+// of kb: the row tile's A (bf16 rows of 32 kb at a, tmm7) times the two parts of the B tile
+// (tmm5-6, loaded once for the G row tiles), smaller part first, added to out's tiles (rows ld
+// floats apart; from 0 for k0 = 0) and stored back: the same operations as in one pass over the K
+// blocks.  The hidden sums' tiles (row tiles of the mini-batch, K over the part's columns) and the
+// dense dw's (row tiles of the part's columns, K over the data's and the sample's rows).
+// NOTE: measured (dense dw of 25 column tiles, with a stand-in for the update's traffic): 45.4 us
+// with five row tiles a call against 49.8 with three (the B tiles read from L2 once per call: 5
+// passes over them instead of 9).
 template <int G>
 void sums_tiles(const uint16_t* a, int64_t kb, int64_t k0, int64_t k1, const uint16_t* b, int64_t plane, int64_t ct,
                 int64_t t, float* out, int64_t ld) {
   const int64_t astride = 32 * kb;
+  static_assert(G >= 1 && G <= 5, "tmm0 .. 4 hold the C tiles");
   if (k0 == 0) {
     _tile_zero(0);
     if constexpr (G > 1) _tile_zero(1);
     if constexpr (G > 2) _tile_zero(2);
     if constexpr (G > 3) _tile_zero(3);
+    if constexpr (G > 4) _tile_zero(4);
   } else {
     _tile_loadd(0, out + 16 * t, 4 * ld);
     if constexpr (G > 1) _tile_loadd(1, out + 16 * ld + 16 * t, 4 * ld);
     if constexpr (G > 2) _tile_loadd(2, out + 32 * ld + 16 * t, 4 * ld);
     if constexpr (G > 3) _tile_loadd(3, out + 48 * ld + 16 * t, 4 * ld);
+    if constexpr (G > 4) _tile_loadd(4, out + 64 * ld + 16 * t, 4 * ld);
   }
   for (int64_t kk = k0; kk < k1; ++kk) {
     const uint16_t* bk = b + (kk * ct + t) * 512;
@@ -404,12 +412,16 @@ void sums_tiles(const uint16_t* a, int64_t kb, int64_t k0, int64_t k1, const uin
     if constexpr (G > 3) {
       PK_SUMS_TILE(3)
     }
+    if constexpr (G > 4) {
+      PK_SUMS_TILE(4)
+    }
 #undef PK_SUMS_TILE
   }
   _tile_stored(0, out + 16 * t, 4 * ld);
   if constexpr (G > 1) _tile_stored(1, out + 16 * ld + 16 * t, 4 * ld);
   if constexpr (G > 2) _tile_stored(2, out + 32 * ld + 16 * t, 4 * ld);
   if constexpr (G > 3) _tile_stored(3, out + 48 * ld + 16 * t, 4 * ld);
+  if constexpr (G > 4) _tile_stored(4, out + 64 * ld + 16 * t, 4 * ld);
 }
 
 // The error bound of the visible unit of row jl of wt.
@@ -459,51 +471,6 @@ void dense_sums(Part& p, const Shape& s, const uint16_t* a, int64_t n, float* ou
     }
   }
   _tile_release();
-}
-
-// The dense dw's C tiles of G column tiles (G <= 5; tmm0 .. G-1; their A rows at a, 32 kb2 words
-// each, through tmm7) and hidden column tile t: the sum over the kb2 K blocks of A times the two
-// parts of the B tile (both held, tmm5-6, for the G column tiles), smaller part first; stored into
-// out (rows ld floats apart).
-// NOTE: measured (dw of 25 column tiles, batch 100, with a stand-in for the update's traffic): 45.4
-// us with five column tiles a pass against 49.8 with three (each A tile held for both B parts, the
-// B tiles loaded once per three column tiles: 9 passes over B from L2 instead of 5).
-template <int G>
-void dw_tiles(const uint16_t* a, int64_t kb2, const uint16_t* b, int64_t plane, int64_t ct, int64_t t, float* out,
-              int64_t ld) {
-  const int64_t astride = 32 * kb2;
-  _tile_zero(0);
-  if constexpr (G > 1) _tile_zero(1);
-  if constexpr (G > 2) _tile_zero(2);
-  if constexpr (G > 3) _tile_zero(3);
-  if constexpr (G > 4) _tile_zero(4);
-  for (int64_t kk = 0; kk < kb2; ++kk) {
-    _tile_loadd(5, b + plane + (kk * ct + t) * 512, 64);
-    _tile_loadd(6, b + (kk * ct + t) * 512, 64);
-#define PK_DW_TILE(C)                                                 \
-    _tile_loadd(7, a + (C) * 16 * astride + 32 * kk, 2 * astride); \
-    _tile_dpbf16ps(C, 7, 5);                                         \
-    _tile_dpbf16ps(C, 7, 6);
-    PK_DW_TILE(0)
-    if constexpr (G > 1) {
-      PK_DW_TILE(1)
-    }
-    if constexpr (G > 2) {
-      PK_DW_TILE(2)
-    }
-    if constexpr (G > 3) {
-      PK_DW_TILE(3)
-    }
-    if constexpr (G > 4) {
-      PK_DW_TILE(4)
-    }
-#undef PK_DW_TILE
-  }
-  _tile_stored(0, out + 16 * t, 4 * ld);
-  if constexpr (G > 1) _tile_stored(1, out + 16 * ld + 16 * t, 4 * ld);
-  if constexpr (G > 2) _tile_stored(2, out + 32 * ld + 16 * t, 4 * ld);
-  if constexpr (G > 3) _tile_stored(3, out + 48 * ld + 16 * t, 4 * ld);
-  if constexpr (G > 4) _tile_stored(4, out + 64 * ld + 16 * t, 4 * ld);
 }
 
 // Allocations of one part (on the calling thread, so that a failure is an exception there; the
@@ -1148,11 +1115,11 @@ class Epoch {
       configure_tiles();
       for (int64_t t = 0; t < s_.ct; ++t) {
         switch (g) {
-          case 5: dw_tiles<5>(a, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
-          case 4: dw_tiles<4>(a, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
-          case 3: dw_tiles<3>(a, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
-          case 2: dw_tiles<2>(a, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
-          default: dw_tiles<1>(a, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
+          case 5: sums_tiles<5>(a, kb2, 0, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
+          case 4: sums_tiles<4>(a, kb2, 0, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
+          case 3: sums_tiles<3>(a, kb2, 0, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
+          case 2: sums_tiles<2>(a, kb2, 0, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
+          default: sums_tiles<1>(a, kb2, 0, kb2, b, plane, s_.ct, t, c, s_.nhp); break;
         }
       }
       _tile_release();
