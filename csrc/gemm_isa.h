@@ -28,4 +28,9 @@ void gemm_avx2(const GemmArgs<double>& g);
 void gemm_avx512(const GemmArgs<float>& g);
 void gemm_avx512(const GemmArgs<double>& g);
 
+// gemm_amx.cpp: whether the CPU has AMX-BF16 and AVX512-BF16 and the OS granted the tile state;
+// the float32 GEMM on tiles (false, C untouched, when an input is out of its range).
+bool gemm_amx_available();
+bool gemm_amx(const GemmArgs<float>& g, int threads);
+
 }  // namespace pk::cpu

@@ -14,14 +14,10 @@
 #include <cstring>
 
 #include "common/aligned_buffer.h"
+#include "common/cpu_features.h"
 #include "rbm_amx_common.h"
 #include "rbm_isa.h"
 
-#if defined(__linux__) && defined(__x86_64__)
-#include <cpuid.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 
 namespace pk::cpu::rbm_amx {
 
@@ -40,31 +36,18 @@ inline __m512 exact_chunk(const float* w, int64_t nv, const int32_t* idx, int32_
 }  // namespace
 
 bool bf16_available() {
-#if defined(__linux__) && defined(__x86_64__) && !defined(PK_NO_AMX)
-  static const bool ok = [] {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) == 0) return false;
-    return available() && ((a >> 5) & 1u) != 0;
-  }();
-  return ok;
-#else
+#ifdef PK_NO_AMX
   return false;
+#else
+  return amx_bf16_available();
 #endif
 }
 
 bool available() {
-#if defined(__linux__) && defined(__x86_64__) && !defined(PK_NO_AMX)
-  static const bool ok = [] {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
-    const bool tile = (d >> 24) & 1u, bf16 = (d >> 22) & 1u;
-    if (!tile || !bf16) return false;
-    // Linux hands out the tile state only on request (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA).
-    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
-  }();
-  return ok;
-#else
+#ifdef PK_NO_AMX
   return false;
+#else
+  return amx_available();
 #endif
 }
 

@@ -10,6 +10,7 @@
 #include "bind/bind.h"
 #include "common/cpu_features.h"
 #include "common/parallel.h"
+#include "gemm.h"
 
 namespace pk::bind {
 
@@ -34,6 +35,19 @@ void bind_info(py::module_& m) {
         }
       },
       py::arg("name"), "Use at most this instruction set (for tests of every code path).");
+  m.def("sgemm_path", [] { return std::string(pk::cpu::sgemm_path() == pk::cpu::SgemmPath::kAmx ? "amx" : "fma"); },
+        "How large float32 GEMMs are formed: 'amx' (AMX-BF16 tiles, operands split into three bf16 "
+        "parts, float32 accuracy) or 'fma' (AVX-512 / AVX2 / portable FMA kernels).");
+  m.def(
+      "set_sgemm_path",
+      [](const std::string& name) {
+        if (name != "amx" && name != "fma")
+          throw py::value_error("set_sgemm_path: argument 'name' must be 'amx' or 'fma', got '" + name + "'");
+        if (!pk::cpu::set_sgemm_path(name == "amx" ? pk::cpu::SgemmPath::kAmx : pk::cpu::SgemmPath::kFma))
+          throw py::value_error("set_sgemm_path: this CPU does not support '" + name +
+                                "' (AMX-BF16 and AVX512-BF16 with the AVX-512 instruction set in use)");
+      },
+      py::arg("name"), "Select how large float32 GEMMs are formed (for tests and benchmarks).");
   m.def("max_threads", [] { return pk::max_threads(); }, "OpenMP threads the kernels may use.");
   namespace os = pk::oversubscription;
   m.def("oversubscribed", [] { return os::serial_now(); },

@@ -3,6 +3,12 @@
 #include <atomic>
 #include <cstdlib>
 
+#if defined(__linux__) && defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace pk::cpu {
 namespace {
 
@@ -47,6 +53,35 @@ bool set_isa(Isa isa) {
   if (static_cast<int>(isa) > static_cast<int>(detected_isa())) return false;
   active().store(static_cast<int>(isa), std::memory_order_relaxed);
   return true;
+}
+
+bool amx_available() {
+#if defined(__linux__) && defined(__x86_64__)
+  static const bool ok = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+    const bool tile = (d >> 24) & 1u, bf16 = (d >> 22) & 1u;
+    if (!tile || !bf16) return false;
+    // Linux hands out the tile state only on request (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA).
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+  }();
+  return ok;
+#else
+  return false;
+#endif
+}
+
+bool amx_bf16_available() {
+#if defined(__linux__) && defined(__x86_64__)
+  static const bool ok = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) == 0) return false;
+    return amx_available() && ((a >> 5) & 1u) != 0;
+  }();
+  return ok;
+#else
+  return false;
+#endif
 }
 
 const char* isa_name(Isa isa) {

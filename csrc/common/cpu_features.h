@@ -16,6 +16,12 @@ Isa active_isa();
 bool set_isa(Isa isa);
 
 const char* isa_name(Isa isa);
+// Whether the CPU has AMX-TILE and AMX-BF16 and the kernel granted this process the tile state
+// (asked once); amx_bf16_available(): that and AVX512-BF16 (vcvtne2ps2bf16, the bf16 splits).
+// Callers also need a compiler with AMX support (PK_NO_AMX unset in their *_amx.cpp file).
+bool amx_available();
+bool amx_bf16_available();
+
 // Parses "generic", "avx2", "avx512"; returns false for anything else.
 bool parse_isa(const std::string& name, Isa* out);
 
