@@ -266,17 +266,20 @@ bool gemm_amx(const GemmArgs<float>& g, int threads) {
   const int parts = std::max(1, threads);
   const bool may_serialise = static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k) < 0x1p28 * parts;
   std::atomic<bool> bad{false};
-  // pack: row tiles and column tiles (the padding tiles too, as zeros) spread over the threads
+  // pack: row tiles and column tiles (the padding tiles too, as zeros) spread over the threads, in the
+  // order that reads each operand's rows from start to end (the hardware prefetchers follow runs
+  // along a row, not columns of lines 4 KB apart)
   run_parts(parts, [&](int t) {
     const int64_t tiles = (mt2 + nt2) * kb;
     const int64_t t0 = tiles * t / parts, t1 = tiles * (t + 1) / parts;
     RangeCheck range;
     for (int64_t x = t0; x < t1; ++x) {
-      const int64_t tile = x / kb, kk = x % kb;
-      if (tile < mt2) {
+      if (x < mt2 * kb) {
+        const int64_t tile = g.trans_a ? x % mt2 : x / kb, kk = g.trans_a ? x / mt2 : x % kb;
         pack_a_tile(g.a, a_si, a_sp, g.m, g.k, tile * 16, kk * 32, pa + (tile * kb + kk) * tile_step, range);
       } else {
-        const int64_t c = tile - mt2;
+        const int64_t y = x - mt2 * kb;
+        const int64_t c = g.trans_b ? y / kb : y % nt2, kk = g.trans_b ? y % kb : y / nt2;
         pack_b_tile(g.b, b_sp, b_sj, g.k, g.n, kk * 32, c * 16, pb + (c * kb + kk) * tile_step, range);
       }
     }
