@@ -43,6 +43,7 @@ namespace {
 constexpr int64_t kTile = 512;  // uint16 per tile: 16 rows of 64 bytes
 constexpr int kParts = 3;
 constexpr int64_t kMaxWorkspace = int64_t{128} << 20;  // uint16 of packed operands (256 MB)
+constexpr int64_t kKeepWorkspace = int64_t{16} << 20;   // kept between calls (32 MB)
 // Bytes of packed B that one chunk of column blocks may take (it stays in the 2 MB L2 with the A
 // panel passing through). NOTE: measured at 1024^3: chunks of 512 KB to 1.5 MB within the noise,
 // 512 KB 10% slower.
@@ -285,7 +286,10 @@ bool gemm_amx(const GemmArgs<float>& g, int threads) {
     }
     if (!range.ok()) bad.store(true, std::memory_order_relaxed);
   }, may_serialise);
-  if (bad.load()) return false;
+  if (bad.load()) {
+    workspace.shrink(kKeepWorkspace);
+    return false;
+  }
   // compute: 32 x 32 blocks of C. Column blocks go in chunks whose panel of B (about 1 MB) stays in
   // L2 while the row blocks pass over it; the threads take equal runs of (chunk, row block) items.
   const int64_t mb = mt2 / 2, nb = nt2 / 2;
@@ -306,6 +310,8 @@ bool gemm_amx(const GemmArgs<float>& g, int threads) {
     }
     _tile_release();
   }, may_serialise);
+  // the packed operands of a large product are not kept for the next call (1024^3 takes 12 MB)
+  workspace.shrink(kKeepWorkspace);
   return true;
 }
 

@@ -162,3 +162,21 @@ def test_path_setting():
         assert cpu.sgemm_path() == "fma"
         with pytest.raises(ValueError, match="does not support 'amx'"):
             cpu.set_sgemm_path("amx")
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_large_packed_operands_are_not_kept(amx, rng):
+    """The three-part packs of a large product (here 38 MB) are freed after the call."""
+
+    def resident_mb():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096 / 2**20
+
+    a = random(rng, (1536, 2048), np.float32)
+    b = random(rng, (2048, 1536), np.float32)
+    c = np.empty((1536, 1536), np.float32)
+    c[...] = 0.0
+    before = resident_mb()
+    for _ in range(3):
+        c[...] = pykernels.gemm(a, b, backend="cpu")
+    assert resident_mb() - before < 20

@@ -34,6 +34,15 @@ class AlignedBuffer {
     return data_;
   }
 
+  // Frees the memory when it holds more than `keep` elements.
+  void shrink(int64_t keep) {
+    if (capacity_ > keep) {
+      std::free(data_);
+      data_ = nullptr;
+      capacity_ = 0;
+    }
+  }
+
  private:
   T* data_ = nullptr;
   int64_t capacity_ = 0;
