@@ -30,6 +30,7 @@ def cmd_info(_args):
     if cpu is not None:
         mod = cpu.impl
         print(f"CPU: instruction set detected {mod.detected_isa()}, in use {mod.get_isa()}; "
+              f"large float32 GEMMs on {'AMX tiles' if mod.sgemm_path() == 'amx' else 'FMAs'}; "
               f"{mod.max_threads()} OpenMP threads; {os.cpu_count()} logical CPUs")
     status = _cuda_status()
     if not status["built"]:

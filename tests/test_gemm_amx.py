@@ -180,3 +180,16 @@ def test_large_packed_operands_are_not_kept(amx, rng):
     for _ in range(3):
         c[...] = pykernels.gemm(a, b, backend="cpu")
     assert resident_mb() - before < 20
+
+
+def test_environment_turns_the_tiles_off(amx):
+    """PYKERNELS_SGEMM=fma at load keeps every float32 product on the FMA kernels."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import pykernels._cpu as c; print(c.sgemm_path())"
+    for value, want in (("fma", "fma"), ("", "amx")):
+        env = dict(os.environ, PYKERNELS_SGEMM=value)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == want
