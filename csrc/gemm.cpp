@@ -97,10 +97,13 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   if (m <= 0 || n <= 0) return;
   const GemmArgs<T> g{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
   if constexpr (std::is_same_v<T, float>) {
-    // NOTE: measured (AMX / FMA time, 2 threads): 0.96 at 256^3, 0.68 at 2048x32x32, 0.57 at
-    // 64x784x128 (the packing and two regions cost more than they save); 0.68 at 512^3 and
-    // 1024^3, 0.70 at 1024x512x256, 0.77 at 2048^3.
-    if (sgemm_path() == SgemmPath::kAmx && m >= 64 && n >= 64 && k >= 64 &&
+    // NOTE: measured (AMX / FMA time, 2 threads): 0.63 at 1024^3, 0.69 at 512^3, 0.83 at 2048^3
+    // (its B panels take two column blocks a chunk), 0.66 at 1024x512x256, 0.82 at 2048x128x2048,
+    // 0.90 at 256x256x512; at the edges packing a big operand for few blocks costs what the tiles
+    // save: 1.05 at 64x4096x1024, 0.96 at 128x4096x1024, 1.00 at 1024x4096x64, 1.26 at
+    // 4096x64x4096 (two K steps a block), and with the threshold lowered, 0.96 at 256^3, 1.75 at
+    // 64x784x128 (the packing and two parallel regions).
+    if (sgemm_path() == SgemmPath::kAmx && m >= 128 && n >= 128 && k >= 128 &&
         static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) >= 0x1p25) {
       if (gemm_amx(g, omp_in_parallel() ? 1 : omp_get_max_threads())) return;
     }

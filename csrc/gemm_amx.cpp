@@ -36,7 +36,6 @@
 #include "common/parallel.h"
 #include "gemm_isa.h"
 
-
 namespace pk::cpu {
 namespace {
 
@@ -48,7 +47,6 @@ constexpr int64_t kKeepWorkspace = int64_t{16} << 20;   // kept between calls (3
 // panel passing through). NOTE: measured at 1024^3: chunks of 512 KB to 1.5 MB within the noise,
 // 512 KB 10% slower.
 constexpr int64_t kChunkBytes = int64_t{1} << 20;
-
 
 // Magnitude bits of 2^50 and of 2^-50 minus one: a float is in range when it is 0 or its magnitude lies
 // in [2^-50, 2^50], i.e. when its magnitude bits (unsigned, ordered as the magnitudes, NaN and the

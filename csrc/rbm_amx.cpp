@@ -18,7 +18,6 @@
 #include "rbm_amx_common.h"
 #include "rbm_isa.h"
 
-
 namespace pk::cpu::rbm_amx {
 
 namespace {

@@ -14,7 +14,6 @@
 namespace pk::cpu {
 namespace {
 
-
 // bf16 bits (in the high half, low half 0) of x rounded to nearest even; x finite.
 inline __m512i round_bf16(__m512i bits) {
   const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));

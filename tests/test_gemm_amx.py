@@ -11,9 +11,9 @@ from helpers import concurrently, cpu_setting, random, reference, views
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 TRANS_IDS = ["nn", "tn", "nt", "tt"]
 
-# Products the tiles take (m, n, k >= 64 and m n k >= 2^25), past every edge: 16-row and 16-column
+# Products the tiles take (m, n, k >= 128 and m n k >= 2^25), past every edge: 16-row and 16-column
 # tiles, 32-row / 32-column blocks, K steps of 32, several chunks of column blocks.
-SHAPES = [(256, 256, 512), (333, 517, 201), (130, 300, 1000), (64, 1040, 511), (1100, 64, 481)]
+SHAPES = [(256, 256, 512), (333, 517, 201), (130, 300, 1000), (128, 1040, 511), (1100, 130, 481)]
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def test_as_accurate_as_the_fma_kernel(amx, rng, m, n, k, trans_a, trans_b):
 def test_parts_cover_all_24_bits(amx, rng):
     """Operands that need all three bf16 parts (24 significant bits) times operands exact in bf16,
     with sums exact in float32: every part product that matters must be there, to the last bit."""
-    m, n, k = 128, 96, 4096
+    m, n, k = 128, 160, 4096
     # a: odd integers below 2^24 (24 bits, 3 parts) times 2^-12; b: one nonzero in {1, 2, 4} per
     # column and row block, so each entry of the product is one product, exact in float32
     a = (rng.integers(2**23, 2**24, size=(m, k)) | 1).astype(np.float32) * np.float32(2.0**-12)
@@ -131,9 +131,13 @@ def test_values_outside_the_range_take_the_fma_kernel(amx, rng, where, value):
     assert relative_errors(got, want, mag)[0] < 1e-5
 
 
-def test_float64_and_small_products_keep_the_fma_kernel(amx, rng):
-    a, b, _ = operands(rng, 64, 64, 64)  # 2^18 multiply-adds: below the tiles' threshold
-    np.testing.assert_array_equal(pykernels.gemm(a, b, backend="cpu"), fma_product(a, b))
+def test_float64_small_and_skinny_products_keep_the_fma_kernel(amx, rng):
+    # 2^18 multiply-adds: below the tiles' threshold; then m, n or k under 128 (packing the big
+    # operand for a few blocks costs what the tiles save)
+    for m, n, k in [(64, 64, 64), (96, 1024, 1024), (1024, 1024, 100), (1024, 120, 1024)]:
+        a, b, _ = operands(rng, m, n, k)
+        np.testing.assert_array_equal(pykernels.gemm(a, b, backend="cpu"), fma_product(a, b))
+    a, b, _ = operands(rng, 64, 64, 64)
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     with cpu_setting("sgemm_path", "set_sgemm_path", "fma"):
         want = pykernels.gemm(a64, b64, backend="cpu")
