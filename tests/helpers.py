@@ -1,6 +1,10 @@
 """Shared test helpers: the tolerance table, reference comparison, finite differences, concurrent
-callers and in-process CPU settings."""
+callers, in-process CPU settings and fresh interpreters."""
 import contextlib
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 
 import numpy as np
@@ -124,3 +128,14 @@ def cpu_setting(getter, setter, value):
         yield value
     finally:
         getattr(cpu, setter)(before)
+
+
+def run_python(code, env=None, check=True):
+    """Runs code in a fresh interpreter outside the source tree (so it imports the same installed
+    package as this test session, not an unbuilt checkout)."""
+    env = dict(os.environ if env is None else env)
+    pkg_parent = os.path.dirname(os.path.dirname(pykernels.__file__))
+    env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True,
+                              check=check)

@@ -1,14 +1,12 @@
 """Backend selection: names, defaults, PYKERNELS_BACKEND, thread-local use_backend, errors."""
 import os
-import subprocess
-import sys
-import tempfile
 import threading
 
 import numpy as np
 import pytest
 
 import pykernels
+from helpers import run_python
 
 
 def test_available_backends():
@@ -21,21 +19,10 @@ def test_available_backends():
     assert with_sim[: len(names)] == names
 
 
-def _python(code, env=None, check=True):
-    """Runs code in a fresh interpreter outside the source tree (so it imports the same installed
-    package as this test session, not an unbuilt checkout)."""
-    env = dict(os.environ if env is None else env)
-    pkg_parent = os.path.dirname(os.path.dirname(pykernels.__file__))
-    env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
-    with tempfile.TemporaryDirectory() as cwd:
-        return subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True,
-                              check=check)
-
-
 def test_default_is_cpu_when_built():
     code = "import pykernels; print(pykernels.get_backend())"
     env = {k: v for k, v in os.environ.items() if k != "PYKERNELS_BACKEND"}
-    out = _python(code, env)
+    out = run_python(code, env)
     expected = "cpu" if "cpu" in pykernels.available_backends() else "numpy"
     assert out.stdout.strip() == expected
 
@@ -43,10 +30,10 @@ def test_default_is_cpu_when_built():
 def test_environment_variable_overrides_default():
     code = "import pykernels; print(pykernels.get_backend())"
     env = dict(os.environ, PYKERNELS_BACKEND="numpy")
-    out = _python(code, env)
+    out = run_python(code, env)
     assert out.stdout.strip() == "numpy"
     env["PYKERNELS_BACKEND"] = "tpu"
-    bad = _python(code, env, check=False)
+    bad = run_python(code, env, check=False)
     assert bad.returncode != 0 and "ValueError" in bad.stderr and "PYKERNELS_BACKEND" in bad.stderr
 
 
@@ -117,7 +104,7 @@ def test_reference_imports_no_compiled_code():
         "import sys, pykernels.reference as r, numpy as np; r.gemm(np.ones((2,2)), np.ones((2,2)));"
         "print([m for m in sys.modules if m.startswith('pykernels._')])"
     )
-    out = _python(code)
+    out = run_python(code)
     assert "_cpu" not in out.stdout and "_cuda" not in out.stdout
 
 

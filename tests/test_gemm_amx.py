@@ -2,11 +2,13 @@
 six part products accumulated in float32. Checked against float64 next to the FMA kernel's own
 error, for every layout and at every edge of its tiles; inputs outside the tiles' range go to the FMA
 kernel. Skipped (with the reason) on CPUs without AMX-BF16 and AVX512-BF16."""
+import os
+
 import numpy as np
 import pytest
 
 import pykernels
-from helpers import concurrently, cpu_setting, random, reference, views
+from helpers import concurrently, cpu_setting, random, reference, run_python, views
 
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 TRANS_IDS = ["nn", "tn", "nt", "tt"]
@@ -188,12 +190,7 @@ def test_large_packed_operands_are_not_kept(amx, rng):
 
 def test_environment_turns_the_tiles_off(amx):
     """PYKERNELS_SGEMM=fma at load keeps every float32 product on the FMA kernels."""
-    import os
-    import subprocess
-    import sys
-
     code = "import pykernels._cpu as c; print(c.sgemm_path())"
     for value, want in (("fma", "fma"), ("", "amx")):
-        env = dict(os.environ, PYKERNELS_SGEMM=value)
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        out = run_python(code, dict(os.environ, PYKERNELS_SGEMM=value))
         assert out.stdout.strip() == want
