@@ -117,6 +117,14 @@ void split_b_tile(const float* src, int64_t ld, int64_t nk, __mmask16 m, uint16_
 
 inline __mmask16 lanes(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1u); }
 
+// buf (512 floats) = 0, then buf[o * bo + i * bi] = x[o * so + i * si] for o < no, i < ni: a tile of a
+// transposed operand, read along its rows (the inner index), for split_a_tile / split_b_tile.
+void gather_tile(const float* x, int64_t so, int64_t si, int64_t no, int64_t ni, int64_t bo, int64_t bi, float* buf) {
+  std::fill(buf, buf + 512, 0.0f);
+  for (int64_t o = 0; o < no; ++o)
+    for (int64_t i = 0; i < ni; ++i) buf[o * bo + i * bi] = x[o * so + i * si];
+}
+
 // One A tile (rows r0.., k from k0) of op(A), A(i, p) = x[i * si + p * sp], into dst.
 void pack_a_tile(const float* x, int64_t si, int64_t sp, int64_t rows, int64_t k, int64_t r0, int64_t k0,
                  uint16_t* dst, RangeCheck& range) {
@@ -126,11 +134,7 @@ void pack_a_tile(const float* x, int64_t si, int64_t sp, int64_t rows, int64_t k
     return;
   }
   alignas(64) float buf[512];
-  std::fill(buf, buf + 512, 0.0f);
-  for (int64_t kk = 0; kk < nk; ++kk) {
-    const float* s = x + (k0 + kk) * sp + r0 * si;
-    for (int64_t i = 0; i < nr; ++i) buf[i * 32 + kk] = s[i * si];
-  }
+  gather_tile(x + k0 * sp + r0 * si, sp, si, nk, nr, 1, 32, buf);  // a transposed A: rows of k
   split_a_tile(buf, 32, 16, 0xffff, 0xffff, dst, range);
 }
 
@@ -143,11 +147,7 @@ void pack_b_tile(const float* b, int64_t sp, int64_t sj, int64_t k, int64_t cols
     return;
   }
   alignas(64) float buf[512];
-  std::fill(buf, buf + 512, 0.0f);
-  for (int64_t c = 0; c < nc; ++c) {
-    const float* s = b + (c0 + c) * sj + k0 * sp;
-    for (int64_t kk = 0; kk < nk; ++kk) buf[kk * 16 + c] = s[kk * sp];
-  }
+  gather_tile(b + c0 * sj + k0 * sp, sj, sp, nc, nk, 1, 16, buf);  // a transposed B: columns of k
   split_b_tile(buf, 16, 32, 0xffff, dst, range);
 }
 
