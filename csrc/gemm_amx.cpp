@@ -33,6 +33,7 @@
 #include "common/aligned_buffer.h"
 #include "common/amx_tiles.h"
 #include "common/cpu_features.h"
+#include "common/exp_avx512.h"
 #include "common/parallel.h"
 #include "gemm_isa.h"
 
@@ -67,21 +68,13 @@ struct RangeCheck {
   }
 };
 
-// The float32 values of 16 bf16 (exact).
-inline __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
-
 // The three bf16 parts of 32 floats: parts[p] holds part p of x0 in its 16 low words, of x1 in its 16
 // high words.
 inline void split_pair(__m512 x0, __m512 x1, RangeCheck& range, __m512i parts[kParts]) {
   range.add(x0);
   range.add(x1);
-  for (int p = 0; p < kParts; ++p) {
-    parts[p] = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
-    if (p + 1 < kParts) {
-      x0 = _mm512_sub_ps(x0, widen(_mm512_castsi512_si256(parts[p])));
-      x1 = _mm512_sub_ps(x1, widen(_mm512_extracti64x4_epi64(parts[p], 1)));
-    }
-  }
+  for (int p = 0; p + 1 < kParts; ++p) parts[p] = bf16_part(&x0, &x1);
+  parts[kParts - 1] = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
 }
 
 // Rows 0 .. nr - 1 (the rest zero) of 32 floats (row r at src + r * ld, the lanes of m0 and m1 of its
@@ -114,8 +107,6 @@ void split_b_tile(const float* src, int64_t ld, int64_t nk, __mmask16 m, uint16_
       _mm512_store_si512(dst + p * kTile + q * 32, _mm512_permutexvar_epi16(interleave, parts[p]));
   }
 }
-
-inline __mmask16 lanes(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1u); }
 
 // buf (512 floats) = 0, then buf[o * bo + i * bi] = x[o * so + i * si] for o < no, i < ni: a tile of a
 // transposed operand, read along its rows (the inner index), for split_a_tile / split_b_tile.

@@ -304,16 +304,6 @@ inline void accumulate_rows(__m512* acc, int64_t words, Mask mask, const float* 
   }
 }
 
-// 32 floats (x0's 16 first) rounded to bf16 to nearest even by vcvtne2ps2bf16 (returned), and x0,
-// x1 replaced by what the rounding left (x - bf16(x), exact in float).
-inline __m512i bf16_part(__m512* x0, __m512* x1) {
-  const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(*x1, *x0);
-  // back to float: each bf16 in the high half of a word
-  *x0 = _mm512_sub_ps(*x0, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(h)), 16)));
-  *x1 = _mm512_sub_ps(*x1, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(h, 1)), 16)));
-  return h;
-}
-
 // Rows 0 .. rows - 1 of m (ld floats each, a multiple of 32; rows at `valid` and beyond read as 0)
 // split into bf16 rows hi, lo (ld words apart): hi = x rounded to nearest even, lo = x - hi rounded.
 void split_rows(const float* m, int64_t ld, int64_t rows, int64_t valid, uint16_t* hi, uint16_t* lo) {

@@ -1,6 +1,7 @@
 // AMX tile basics shared by the *_amx.cpp files (the RBM's tile kernels, the float32 GEMM on tiles):
-// stubs for a compiler without AMX support and the one tile configuration they all use.  Include
-// only from *_amx.cpp files (AVX-512 and AMX enabled); internal linkage.
+// stubs for a compiler without AMX support, the one tile configuration they all use and the bf16
+// split step.  Include only from *_amx.cpp files (AVX-512, AVX512-BF16 and AMX enabled); internal
+// linkage.
 #pragma once
 #include <immintrin.h>
 
@@ -46,6 +47,16 @@ inline void configure_tiles() {
     cfg.colsb[i] = 64;
   }
   _tile_loadconfig(&cfg);
+}
+
+// 32 floats (x0's 16 first) rounded to bf16 to nearest even by vcvtne2ps2bf16 (returned), and x0,
+// x1 replaced by what the rounding left (x - bf16(x), exact in float).
+inline __m512i bf16_part(__m512* x0, __m512* x1) {
+  const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(*x1, *x0);
+  // back to float: each bf16 in the high half of a word
+  *x0 = _mm512_sub_ps(*x0, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(h)), 16)));
+  *x1 = _mm512_sub_ps(*x1, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(h, 1)), 16)));
+  return h;
 }
 
 }  // namespace
