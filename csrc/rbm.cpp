@@ -523,6 +523,19 @@ void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = stream.uniform(static_cast<uint64_t>(i));
 }
 
+void philox_blocks(uint64_t seed, uint64_t counter, uint64_t block0, int64_t nblocks, float* out) {
+  const PhiloxStream stream(seed, counter);
+  if (!use_avx512<float>()) {
+    philox_units_portable(stream, block0, nblocks, out);
+    return;
+  }
+  // the kernel writes whole groups of 16 blocks
+  thread_local AlignedBuffer<float> units;
+  float* u = units.get((nblocks + 15) / 16 * 64);
+  rbm_avx512::philox_units(stream, block0, nblocks, u);
+  std::copy(u, u + 4 * nblocks, out);
+}
+
 #define PK_INSTANTIATE(T)                                                                                        \
   template void rbm_hidden_probs<T>(const T*, const T*, const T*, T*, int64_t, int64_t, int64_t);                \
   template void rbm_visible_probs<T>(const T*, const T*, const T*, T*, int64_t, int64_t, int64_t);               \

@@ -105,6 +105,34 @@ def test_cpu_stream_is_bit_identical(seed, counter):
         np.testing.assert_array_equal(got, pkrandom.uniform(n, seed, counter))
 
 
+def _reference_blocks(seed, counter, block0, nblocks):
+    """The uniforms of blocks block0 .. by the NumPy reference's round function, block counters as
+    (low, high) 32-bit words (carrying across 2^32)."""
+    b = (np.uint64(block0) + np.arange(nblocks, dtype=np.uint64)) if nblocks else np.zeros(0, np.uint64)
+    ctrs = np.stack([(b & np.uint64(0xFFFFFFFF)).astype(np.uint32), (b >> np.uint64(32)).astype(np.uint32),
+                     np.full(nblocks, counter & 0xFFFFFFFF, np.uint32), np.full(nblocks, counter >> 32, np.uint32)])
+    words = np.stack(pkrandom.philox4x32_10(ctrs, (seed & 0xFFFFFFFF, seed >> 32)), axis=1).ravel()
+    return ((words >> np.uint32(8)).astype(np.float64) * 2.0**-24).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed,counter", [(0, 0), (2**33 + 1, 2**64 - 1), (2**64 - 1, 12345)])
+def test_kernel_blocks_are_bit_identical(isa, seed, counter):
+    """The RBM kernels' block generator (8 blocks a vector, 32 or 16 at a time on AVX-512) on every
+    instruction set: each length past its groups, block counters carrying across 2^32 and wrapping
+    at 2^64."""
+    from pykernels import _cpu
+
+    for block0 in (0, 5, 2**32 - 7, 2**32 - 40, 2**64 - 20):
+        for nblocks in (0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 64, 100):
+            got = _cpu._philox_blocks(seed, counter, block0, nblocks)
+            want = _reference_blocks(seed, counter, block0, nblocks) if block0 + nblocks <= 2**64 else None
+            if want is None:  # wraps: the reference's counters modulo 2^64
+                first = 2**64 - block0
+                want = np.concatenate([_reference_blocks(seed, counter, block0, first),
+                                       _reference_blocks(seed, counter, 0, nblocks - first)])
+            np.testing.assert_array_equal(got, want, err_msg=f"block0={block0} nblocks={nblocks} isa={isa}")
+
+
 @pytest.mark.parametrize("name", ["seed", "counter"])
 @pytest.mark.parametrize("value,exc", [(-1, ValueError), (2**64, ValueError), (1.0, TypeError), (True, TypeError),
                                        ("1", TypeError), (None, TypeError)])

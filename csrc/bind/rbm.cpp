@@ -257,6 +257,17 @@ py::array philox_uniform(int64_t n, uint64_t seed, uint64_t counter) {
   return std::move(out);
 }
 
+py::array philox_blocks(uint64_t seed, uint64_t counter, uint64_t block0, int64_t nblocks) {
+  if (nblocks < 0) throw py::value_error("_philox_blocks: argument 'nblocks' must be >= 0");
+  py::array_t<float> out = empty<float>({4 * nblocks});
+  float* p = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    pk::cpu::philox_blocks(seed, counter, block0, nblocks, p);
+  }
+  return std::move(out);
+}
+
 }  // namespace
 
 void bind_rbm(py::module_& m) {
@@ -318,6 +329,9 @@ void bind_rbm(py::module_& m) {
         "reconstruction error of x[:probe] after it (None for probe = 0).");
   m.def("philox_uniform", &philox_uniform, py::arg("n"), py::arg("seed"), py::arg("counter") = 0,
         "The first n float32 uniforms of the Philox (seed, counter) stream (same as pykernels.random.uniform).");
+  m.def("_philox_blocks", &philox_blocks, py::arg("seed"), py::arg("counter"), py::arg("block0"), py::arg("nblocks"),
+        "The 4 * nblocks uniforms of blocks block0 .. of the (seed, counter) stream, drawn as the RBM kernels draw "
+        "them (the AVX-512 kernel where the instruction set has it). For tests and benchmarks.");
 }
 
 }  // namespace pk::bind
