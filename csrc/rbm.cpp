@@ -536,6 +536,12 @@ void philox_blocks(uint64_t seed, uint64_t counter, uint64_t block0, int64_t nbl
   std::copy(u, u + 4 * nblocks, out);
 }
 
+bool rbm_sigmoid_coarse(const float* x, int64_t n, float* out) {
+  if (detected_isa() != Isa::kAvx512) return false;
+  rbm_amx::sigmoid_coarse(x, n, out);
+  return true;
+}
+
 #define PK_INSTANTIATE(T)                                                                                        \
   template void rbm_hidden_probs<T>(const T*, const T*, const T*, T*, int64_t, int64_t, int64_t);                \
   template void rbm_visible_probs<T>(const T*, const T*, const T*, T*, int64_t, int64_t, int64_t);               \

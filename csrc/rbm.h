@@ -87,5 +87,8 @@ void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n);
 // them: by the AVX-512 kernel where the active instruction set has it, else the portable loop; out
 // holds 4 * nblocks. For tests and benchmarks.
 void philox_blocks(uint64_t seed, uint64_t counter, uint64_t block0, int64_t nblocks, float* out);
+// The coarse sigmoid the AMX visible draws test first (rbm_amx_common.h); false (out untouched)
+// where the CPU has no AVX-512. For tests.
+bool rbm_sigmoid_coarse(const float* x, int64_t n, float* out);
 
 }  // namespace pk::cpu

@@ -42,6 +42,13 @@ bool bf16_available() {
 #endif
 }
 
+void sigmoid_coarse(const float* x, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 in = i + 16 <= n ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(out + i, in, sigmoid_coarse16(_mm512_maskz_loadu_ps(in, x + i)));
+  }
+}
+
 bool available() {
 #ifdef PK_NO_AMX
   return false;

@@ -127,6 +127,10 @@ void visible_columns(const float* h, int64_t nh, const float* w, int64_t nv, con
                      const float* bound, int64_t n, int64_t t0, int64_t t1, const PhiloxStream& stream, float* v,
                      const SparseRows<float>* vs, int32_t* counts);
 
+// out[i] = the coarse sigmoid of x[i] that the visible draws test first (sigmoid_coarse16 in
+// rbm_amx_common.h; AVX-512 only), for tests.
+void sigmoid_coarse(const float* x, int64_t n, float* out);
+
 // rbm_fit_epoch (rbm.h) on thread-owned layouts of w (rbm_epoch_amx.cpp); available() must hold.
 bool fit_epoch(const RbmEpoch& e);
 

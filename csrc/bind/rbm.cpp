@@ -268,6 +268,17 @@ py::array philox_blocks(uint64_t seed, uint64_t counter, uint64_t block0, int64_
   return std::move(out);
 }
 
+py::object sigmoid_coarse(const py::array_t<float, py::array::c_style | py::array::forcecast>& x) {
+  py::array_t<float> out = empty<float>({static_cast<int64_t>(x.size())});
+  bool ok;
+  {
+    py::gil_scoped_release release;
+    ok = pk::cpu::rbm_sigmoid_coarse(x.data(), x.size(), out.mutable_data());
+  }
+  if (!ok) return py::none();
+  return std::move(out);
+}
+
 }  // namespace
 
 void bind_rbm(py::module_& m) {
@@ -329,6 +340,9 @@ void bind_rbm(py::module_& m) {
         "reconstruction error of x[:probe] after it (None for probe = 0).");
   m.def("philox_uniform", &philox_uniform, py::arg("n"), py::arg("seed"), py::arg("counter") = 0,
         "The first n float32 uniforms of the Philox (seed, counter) stream (same as pykernels.random.uniform).");
+  m.def("_rbm_sigmoid_coarse", &sigmoid_coarse, py::arg("x"),
+        "The coarse sigmoid (within 2^-13 relative, 2^-126 absolute) the AMX visible draws test first, of the "
+        "flattened x; None where the CPU has no AVX-512. For tests.");
   m.def("_philox_blocks", &philox_blocks, py::arg("seed"), py::arg("counter"), py::arg("block0"), py::arg("nblocks"),
         "The 4 * nblocks uniforms of blocks block0 .. of the (seed, counter) stream, drawn as the RBM kernels draw "
         "them (the AVX-512 kernel where the instruction set has it). For tests and benchmarks.");
