@@ -844,49 +844,62 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
     const float* ur = u + (first & 3);
     float* sample = dense != nullptr ? dense + r * s.nv + p.j0 : nullptr;
     uint16_t* ak = p.ak.get(0) + r * 32 * p.kbv;  // the row as bf16 for the dense sums
-    // first the draws the tile product settles, chunk by chunk with no dependence between chunks
-    // (the sigmoids of several chunks in flight at once), then the exact sums and the stores
-    // NOTE: measured (MNIST-sized epoch, one part's draws per mini-batch): 31.5 us in one pass over
-    // the chunks (each chunk's stores waiting on the previous chunk's count), 28.0 in two.
+    // the draws the tile product settles, chunk by chunk with no dependence between chunks (the
+    // sigmoids of several chunks in flight at once), stored at once where it settles the whole
+    // chunk; then the chunks with open units (rare): their exact sums and stores
+    // NOTE: measured (MNIST-sized epoch, one part's draws per mini-batch, after the Philox
+    // uniforms): 27-31 us in this pass and the rare second, 33-36 with every chunk's stores in a
+    // second pass (the coarse sigmoid in settled_draws; before it, 31.5 in one pass whose stores
+    // waited on a running count, 28.0 in two).
     uint16_t* on_mask = p.on_mask.get(0);
     uint16_t* open_mask = p.open_mask.get(0);
     uint16_t* rm = p.rmk.get(0) + r;
+    // the chunk's draws stored at once where the tile product settles all of them (nearly every
+    // chunk), the others after the exact sums of their open units
+    auto store = [&](int64_t jl, __mmask16 in, __mmask16 on) {
+      // (and the dense sample for a chain)
+      if (sample != nullptr) _mm512_mask_storeu_ps(sample + jl, in, _mm512_maskz_mov_ps(on, _mm512_set1_ps(1.0f)));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(ak + jl), _mm256_maskz_mov_epi16(on, one));
+      rm[(jl / 16) * 64 * s.words] = on;
+      return __builtin_popcount(on);
+    };
+    int32_t count = 0;
+    bool any_open = false;
     for (int64_t jl = 0; jl < p.ncol; jl += 16) {
       const __mmask16 in = lanes(p.ncol - jl);
       __mmask16 open;
-      on_mask[jl / 16] = settled_draws(_mm512_load_ps(crow + r * p.nrow + jl), _mm512_maskz_loadu_ps(in, b + jl),
-                                       _mm512_load_ps(bound + jl), _mm512_maskz_loadu_ps(in, ur + jl), in, &open);
+      const __mmask16 on = settled_draws(_mm512_load_ps(crow + r * p.nrow + jl), _mm512_maskz_loadu_ps(in, b + jl),
+                                         _mm512_load_ps(bound + jl), _mm512_maskz_loadu_ps(in, ur + jl), in, &open);
       open_mask[jl / 16] = open;
-    }
-    int32_t count = 0;
-    for (int64_t jl = 0; jl < p.ncol; jl += 16) {
-      const __mmask16 in = lanes(p.ncol - jl);
-      const __mmask16 open = open_mask[jl / 16];
-      __mmask16 on = on_mask[jl / 16];
-      if (open != 0) {
-        const __m512 uu = _mm512_maskz_loadu_ps(in, ur + jl);
-        const __m512 bb = _mm512_maskz_loadu_ps(in, b + jl);
-        // the exact sums (rbm_amx.cpp's exact_chunk) of the open units alone: 0 plus w[k, j] for the
-        // hidden units k on, in increasing k, here from row j of wt (the same float additions as
-        // the vector lanes of exact_chunk, hence the same bits)
-        // NOTE: one unit in a few thousand is open; a 16-lane gather per hidden unit on cost 6x more.
-        alignas(64) float exact[16] = {};
-        const int32_t* hr = hidx + r * s.nhp;
-        for (__mmask16 rest = open; rest != 0; rest &= static_cast<__mmask16>(rest - 1)) {
-          const int lane = __builtin_ctz(rest);
-          const float* row = wt + (jl + lane) * s.nhp;
-          float acc = 0.0f;
-          for (int32_t q = 0; q < hcnt[r]; ++q) acc += row[hr[q]];
-          exact[lane] = acc;
-        }
-        on = (on & static_cast<__mmask16>(~open)) |
-             _mm512_mask_cmp_ps_mask(open, uu, sigmoid16(_mm512_add_ps(_mm512_load_ps(exact), bb)), _CMP_LT_OQ);
+      if (open == 0) {
+        count += store(jl, in, on);
+      } else {
+        on_mask[jl / 16] = on;
+        any_open = true;
       }
-      // (and the dense sample for a chain)
-      if (sample != nullptr) _mm512_mask_storeu_ps(sample + jl, in, _mm512_maskz_mov_ps(on, _mm512_set1_ps(1.0f)));
-      count += __builtin_popcount(on);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(ak + jl), _mm256_maskz_mov_epi16(on, one));
-      rm[(jl / 16) * 64 * s.words] = on;
+    }
+    for (int64_t jl = 0; any_open && jl < p.ncol; jl += 16) {
+      const __mmask16 open = open_mask[jl / 16];
+      if (open == 0) continue;
+      const __mmask16 in = lanes(p.ncol - jl);
+      const __m512 uu = _mm512_maskz_loadu_ps(in, ur + jl);
+      const __m512 bb = _mm512_maskz_loadu_ps(in, b + jl);
+      // the exact sums (rbm_amx.cpp's exact_chunk) of the open units alone: 0 plus w[k, j] for the
+      // hidden units k on, in increasing k, here from row j of wt (the same float additions as
+      // the vector lanes of exact_chunk, hence the same bits)
+      // NOTE: one unit in a few thousand is open; a 16-lane gather per hidden unit on cost 6x more.
+      alignas(64) float exact[16] = {};
+      const int32_t* hr = hidx + r * s.nhp;
+      for (__mmask16 rest = open; rest != 0; rest &= static_cast<__mmask16>(rest - 1)) {
+        const int lane = __builtin_ctz(rest);
+        const float* row = wt + (jl + lane) * s.nhp;
+        float acc = 0.0f;
+        for (int32_t q = 0; q < hcnt[r]; ++q) acc += row[hr[q]];
+        exact[lane] = acc;
+      }
+      const __mmask16 on = (on_mask[jl / 16] & static_cast<__mmask16>(~open)) |
+                           _mm512_mask_cmp_ps_mask(open, uu, sigmoid16(_mm512_add_ps(_mm512_load_ps(exact), bb)), _CMP_LT_OQ);
+      count += store(jl, in, on);
     }
     p.cntk.get(0)[r] = count;
   }
