@@ -92,7 +92,10 @@ struct Part {
   int64_t kbv = 0;  // K blocks of 32 of the part's columns (the dense sums' K)
   // bq, vbq: the part's columns of b and its velocity (written back at the end, so that a failed
   // check leaves the caller's arrays as they were)
-  AlignedBuffer<float> wt, vt, bound, c, vc, bq, vbq, s0, sc, sk[2], crow, units, grad;
+  // sc, sk: the partial hidden sums of the chain and of the Gibbs steps' samples; sk[0] also holds
+  // the data's (s0) from the mini-batch's start until the hidden phase of its step 0 has read them
+  // (step 0's sample sums are written after that phase's barrier): a smaller L2 footprint
+  AlignedBuffer<float> wt, vt, bound, c, vc, bq, vbq, sc, sk[2], crow, units, grad;
   AlignedBuffer<uint16_t> hi, lo, hbt;  // hi, lo: one column tile's A tiles
   AlignedBuffer<uint16_t> on_mask, open_mask;  // one row's settled draws, chunk by chunk
   // row lists (column, value) of the data (0), the persistent chain (c) and the last sample (k),
@@ -114,10 +117,11 @@ struct Part {
   //   (kk, t) of part i at ((i * kbv + kk) * ct + t) * 512), made from wt when a dense sum needs it
   //   (wb_fresh: since wt last changed; wb_made: every pair packed once since load(), so that
   //   repacking the pairs of the columns an update changed makes it fresh again);
-  // a0, ak: the data's and the sample's rows over the part's columns as bf16 (16 nrt rows of 32 kbv);
+  // ak: the data's rows over the part's columns as bf16 (16 nrt rows of 32 kbv) in the mini-batch's
+  //   start, the sample's in its Gibbs steps (one buffer: a smaller L2 footprint);
   // dwa, dwc: the dense dw's A rows (kDwTiles column tiles' rows over K = [data rows | sample
   //   rows], 1 and -1 from the bitmaps) and C rows (16 kDwTiles x nhp)
-  AlignedBuffer<uint16_t> wb, a0, ak, dwa;
+  AlignedBuffer<uint16_t> wb, ak, dwa;
   AlignedBuffer<float> dwc;
   bool wb_fresh = false, wb_made = false, dense_dw = false;
   bool s0_dense = false;  // whether the data's last sums went by the tile products
@@ -498,7 +502,6 @@ void allocate(Part& p, const Shape& s, bool momentum, bool chain) {
   p.vc.get(s.nhp);
   p.bq.get(p.nrow);
   p.vbq.get(p.nrow);
-  p.s0.get(hid);
   if (chain) p.sc.get(hid);
   p.sk[0].get(hid);
   p.sk[1].get(hid);
@@ -529,7 +532,6 @@ void allocate(Part& p, const Shape& s, bool momentum, bool chain) {
   p.wb.get(2 * p.kbv * s.ct * 512);
   const int64_t arows = 16 * s.nrt * 32 * p.kbv;
   // zero: the columns past ncol and the rows past the mini-batch enter the tile products
-  std::memset(p.a0.get(arows), 0, sizeof(uint16_t) * static_cast<size_t>(arows));
   std::memset(p.ak.get(arows), 0, sizeof(uint16_t) * static_cast<size_t>(arows));
   p.dwa.get(16 * kDwTiles * 64 * s.kr);
   p.dwc.get(16 * kDwTiles * s.nhp);
@@ -1022,7 +1024,7 @@ class Epoch {
       p.kbv = (p.nrow + 31) / 32;
       allocate(p, s_, e.momentum != 0.0f, e.chain != nullptr);
       parts_.push_back(&p);
-      s0_.push_back(p.s0.get(0));
+      s0_.push_back(p.sk[0].get(0));
       sc_.push_back(e.chain != nullptr ? p.sc.get(0) : nullptr);
       sk_[0].push_back(p.sk[0].get(0));
       sk_[1].push_back(p.sk[1].get(0));
@@ -1171,7 +1173,7 @@ class Epoch {
     int32_t* idx = p.idx0.get(0);
     float* val = p.val0.get(0);
     int32_t* cnt = p.cnt0.get(0);
-    uint16_t* a0 = p.a0.get(0);
+    uint16_t* a0 = p.ak.get(0);
     int64_t nnz = 0;
     uint16_t* rm = p.rm0.get(0);
     const int64_t rows = 64 * s_.words;
@@ -1214,9 +1216,9 @@ class Epoch {
       }
     }
     if (p.s0_dense) {
-      dense_sums(p, s_, a0, n, p.s0.get(0));
+      dense_sums(p, s_, a0, n, p.sk[0].get(0));
     } else {
-      row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.s0.get(0));
+      row_sums<true>(idx, val, cnt, p.ncol, n, p.wt.get(0), s_.nhp, p.sk[0].get(0));
     }
     if (p.binary) {
       masks_from_rows(rm, p.ncol, s_.words, p.mask0.get(0));
