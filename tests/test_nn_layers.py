@@ -5,7 +5,7 @@ import pytest
 
 import pykernels
 from pykernels import nn, optim
-from helpers import numeric_grad, tol
+from helpers import concurrently, numeric_grad, tol
 
 
 def _gradcheck(module, x, rng, backend, input_grad=True):
@@ -206,6 +206,49 @@ def test_uniform_init_draws_numpys_uniform(shape, bound, dtype):
     assert got.dtype == want.dtype and got.shape == want.shape
     np.testing.assert_array_equal(got.reshape(-1).view(np.uint8), want.reshape(-1).view(np.uint8))
     assert mine.random() == numpys.random()
+
+
+@pytest.mark.parametrize("seed", [0, 5, 2**40 + 3])
+def test_uniform_init_compiled_path(seed):
+    """The compiled PCG64 fill (csrc/pcg64.cpp: jumped sub-streams, threads for large arrays) gives
+    the values and the generator state of the NumPy loop: past the sub-streams' and threads' splits,
+    with a buffered 32-bit draw in the state, and from a generator that draws concurrently; other bit
+    generators take the loop."""
+    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
+    from pykernels.nn import module
+
+    def both(rng_a, rng_b, shape, bound, dtype):
+        got = module.uniform_init(rng_a, shape, bound, dtype)
+        want = rng_b.uniform(-bound, bound, size=shape).astype(dtype)
+        np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+        if isinstance(rng_a.bit_generator, np.random.PCG64):
+            assert rng_a.bit_generator.state == rng_b.bit_generator.state
+        assert rng_a.random() == rng_b.random()
+
+    for shape in [(1,), (3,), (4,), (5,), (65536 * 2 + 3,), (1000, 1000)]:
+        for dtype in (np.float32, np.float64):
+            a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+            a.integers(0, 7, size=1, dtype=np.uint32), b.integers(0, 7, size=1, dtype=np.uint32)
+            both(a, b, shape, 0.37, dtype)
+            assert a.integers(0, 2**32, dtype=np.uint32) == b.integers(0, 2**32, dtype=np.uint32)
+    # it runs: the compiled fill advances a state by itself as rng.random would
+    state = np.random.default_rng(seed).bit_generator.state["state"]
+    out = np.empty(10)
+    hi, lo = cpu._pcg64_uniform(out, state["state"] >> 64, state["state"] & (2**64 - 1), state["inc"] >> 64,
+                                state["inc"] & (2**64 - 1), 0.0, 1.0)
+    ref = np.random.default_rng(seed)
+    np.testing.assert_array_equal(out, ref.random(10))
+    assert (hi << 64 | lo) == ref.bit_generator.state["state"]["state"]
+    # another bit generator: the NumPy loop
+    a, b = np.random.Generator(np.random.MT19937(seed)), np.random.Generator(np.random.MT19937(seed))
+    both(a, b, (300, 7), 0.5, np.float32)
+    # one generator, two threads: each array is one of two consecutive draws (the state is locked)
+    shared, ref = np.random.default_rng(seed), np.random.default_rng(seed)
+    results = [None, None]
+    concurrently(lambda i: results.__setitem__(i, module.uniform_init(shared, (400, 500), 1.0, np.float32)), [(0,), (1,)])
+    first, second = (ref.uniform(-1.0, 1.0, size=(400, 500)).astype(np.float32) for _ in range(2))
+    assert {results[0].tobytes(), results[1].tobytes()} == {first.tobytes(), second.tobytes()}
+    assert shared.bit_generator.state == ref.bit_generator.state
 
 
 def test_bad_input_raises_clear_errors():

@@ -11,4 +11,5 @@ void bind_conv(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 void bind_rnn(pybind11::module_& m);
 void bind_rbm(pybind11::module_& m);
+void bind_random(pybind11::module_& m);
 }  // namespace pk::bind

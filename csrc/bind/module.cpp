@@ -10,4 +10,5 @@ PYBIND11_MODULE(_cpu, m) {
   pk::bind::bind_pool(m);
   pk::bind::bind_rnn(m);
   pk::bind::bind_rbm(m);
+  pk::bind::bind_random(m);
 }
