@@ -96,7 +96,7 @@ struct Part {
   // the data's (s0) from the mini-batch's start until the hidden phase of its step 0 has read them
   // (step 0's sample sums are written after that phase's barrier): a smaller L2 footprint
   AlignedBuffer<float> wt, vt, bound, c, vc, bq, vbq, sc, sk[2], crow, units, grad;
-  AlignedBuffer<uint16_t> hi, lo, hbt;  // hi, lo: one column tile's A tiles
+  AlignedBuffer<uint16_t> hi, lo;  // one column tile's A tiles
   AlignedBuffer<uint16_t> on_mask, open_mask;  // one row's settled draws, chunk by chunk
   // row lists (column, value) of the data (0), the persistent chain (c) and the last sample (k),
   // column lists (row, value) of the data and the sample
@@ -139,12 +139,16 @@ struct Part {
 };
 
 // The hidden layer's rows, shared by the parts (each part computes a range of rows): the
-// probabilities of the positive and negative phases, the hidden sample as bf16 rows (ha, zero past
-// nh and past the batch up to the next tile of 16 rows) and as row lists (hidx, hcnt).
+// probabilities of the positive and negative phases, the hidden sample in the visible product's
+// tile layout (hbt, zero past nh and past the batch up to the next tile of 16 rows) and as row
+// lists (hidx, hcnt).
 struct Rows {
   AlignedBuffer<float> ph0, phk, d;  // d = ph0 - phk
   AlignedBuffer<float> pph;  // the reconstruction probe's block of hidden rows
-  AlignedBuffer<uint16_t> ha;
+  // hbt: the sample as the visible product's B tiles: tile (kk, rt) (at (kk * nrt + rt) * 512) row q
+  // holds the bf16 pairs (h[16 rt + i, 32 kk + 2q], h[.., 32 kk + 2q + 1]) for i < 16 (rows past the
+  // mini-batch 0)
+  AlignedBuffer<uint16_t> hbt;
   AlignedBuffer<int32_t> hidx, hcnt;
   // the dense dw's B tiles: the rows of ph0 (K blocks 0 .. kr - 1) and of phk (kr .. 2 kr - 1) split
   // into two bf16 parts, pairs of rows interleaved (pack_pairs; tile (kk, t) of part i at
@@ -496,7 +500,6 @@ void allocate(Part& p, const Shape& s, bool momentum, bool chain) {
   p.open_mask.get(p.nrow / 16);
   p.hi.get(16 * s.nhp);
   p.lo.get(16 * s.nhp);
-  p.hbt.get(s.kb * s.nrt * 512);
   p.bound.get(p.nrow);
   p.c.get(s.nhp);
   p.vc.get(s.nhp);
@@ -597,11 +600,17 @@ void store(Part& p, const Shape& s, const RbmEpoch& e, bool first) {
 }
 
 // Rows r0 .. r1 - 1 of an n-row hidden layer from the parts' partial sums: ph = sigmoid(sum over
-// parts + c) (0 past nh); with `stream`, the draw h ~ ph into rows' ha, hidx and hcnt.
+// parts + c) (0 past nh); with `stream`, the draw h ~ ph into rows' hbt (each 32 units of a row, 16
+// pairs, scattered to their column of the tile), hidx and hcnt.
+// NOTE: measured (MNIST-sized epoch, per part and mini-batch): the scatters cost about 1 us here,
+// where each part's 16 x 16 transposes of all rows of the sample in the visible phase took 5-6 us.
 void hidden_layer(Part& p, const Shape& s, const float* const* sums, int parts, int64_t r0, int64_t r1, int64_t n,
                   float* ph, const PhiloxStream* stream, Rows& rows) {
   const float* c = p.c.get(0);
-  uint16_t* ha = rows.ha.get(0);
+  int32_t* hbt = reinterpret_cast<int32_t*>(rows.hbt.get(0));  // (dwords: bf16 pairs)
+  // dword q of a row's K block kk goes to row q, column i of tile (kk, rt) for the row 16 rt + i
+  const __m512i rows16 = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(16));
   int32_t* hidx = rows.hidx.get(0);
   int32_t* hcnt = rows.hcnt.get(0);
   const float* u = nullptr;  // u[(r - r0) * nh + h]: the uniform of unit (r, h)
@@ -611,7 +620,7 @@ void hidden_layer(Part& p, const Shape& s, const float* const* sums, int parts, 
     rbm_avx512::philox_units(*stream, block0, static_cast<int64_t>(((end + 3) >> 2) - block0), p.units.get(0));
     u = p.units.get(0) + (first & 3);
   }
-  const __m256i one = _mm256_set1_epi16(static_cast<int16_t>(kBf16One));
+  const __m512i one = _mm512_set1_epi16(static_cast<int16_t>(kBf16One));
   constexpr int64_t kAhead = 3;  // rows of the partial sums prefetched ahead (most written by other cores)
   for (int64_t r = r0; r < r1; ++r) {
     if (r + kAhead < r1)
@@ -619,6 +628,8 @@ void hidden_layer(Part& p, const Shape& s, const float* const* sums, int parts, 
         for (int64_t h = 0; h < s.nhp; h += 16) _mm_prefetch(reinterpret_cast<const char*>(sums[q] + (r + kAhead) * s.nhp + h), _MM_HINT_T0);
     int32_t count = 0;
     __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    uint32_t on32 = 0;  // the units on of this K block of 32
+    int32_t* hrow = hbt + (r / 16) * 256 + (r % 16);
     for (int64_t h = 0; h < s.nhp; h += 16) {
       const __mmask16 in = lanes(s.nh - h);
       __m512 x = _mm512_load_ps(sums[0] + r * s.nhp + h);
@@ -627,7 +638,11 @@ void hidden_layer(Part& p, const Shape& s, const float* const* sums, int parts, 
       _mm512_store_ps(ph + r * s.nhp + h, pr);
       if (u != nullptr) {
         const __mmask16 on = _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, u + (r - r0) * s.nh + h), pr, _CMP_LT_OQ);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(ha + r * s.nhp + h), _mm256_maskz_mov_epi16(on, one));
+        on32 |= static_cast<uint32_t>(on) << (h & 16);
+        if (h & 16) {
+          _mm512_i32scatter_epi32(hrow + (h / 32) * s.nrt * 256, rows16, _mm512_maskz_mov_epi16(on32, one), 4);
+          on32 = 0;
+        }
         _mm512_mask_storeu_epi32(hidx + r * s.nhp + count, first_lanes(__builtin_popcount(on)), _mm512_maskz_compress_epi32(on, index));
         count += __builtin_popcount(on);
       }
@@ -635,9 +650,10 @@ void hidden_layer(Part& p, const Shape& s, const float* const* sums, int parts, 
     }
     if (u != nullptr) hcnt[r] = count;
   }
-  if (stream != nullptr && r1 == n) {
-    const int64_t padded = (n + 15) / 16 * 16;
-    std::memset(ha + n * s.nhp, 0, sizeof(uint16_t) * static_cast<size_t>((padded - n) * s.nhp));
+  if (stream != nullptr && r1 == n) {  // the rows past n of the last row tile: 0
+    for (int64_t r = n; r < (n + 15) / 16 * 16; ++r)
+      for (int64_t kk = 0; kk < s.kb; ++kk)
+        _mm512_i32scatter_epi32(hbt + (kk * s.nrt + r / 16) * 256 + r % 16, rows16, _mm512_setzero_si512(), 4);
   }
 }
 
@@ -645,10 +661,9 @@ void hidden_layer(Part& p, const Shape& s, const float* const* sums, int parts, 
 // of A = hi, lo (tmm4, tmm5; loaded once for the G row tiles) times the row tile's hbt tile (tmm6);
 // transposed into crow.
 template <int G>
-void product_tiles(Part& p, const Shape& s, int64_t jt, int64_t g) {
+void product_tiles(Part& p, const Shape& s, const uint16_t* hbt, int64_t jt, int64_t g) {
   const uint16_t* hi = p.hi.get(0);
   const uint16_t* lo = p.lo.get(0);
-  const uint16_t* hbt = p.hbt.get(0);
   _tile_zero(0);
   if constexpr (G > 1) _tile_zero(1);
   if constexpr (G > 2) _tile_zero(2);
@@ -798,35 +813,23 @@ double probe_error(Part& p, const Shape& s, const float* ph, int64_t n, const fl
   return _mm512_reduce_add_pd(total);
 }
 
-// The part's visible columns of n rows drawn from the hidden sample (rows.ha, hidx) with the
+// The part's visible columns of n rows drawn from the hidden sample (rows.hbt, hidx) with the
 // part's biases b: each row's 16-column masks of units on into rmk, its bf16 row into ak, its count
 // into cntk and, with `dense`, the 0/1 sample into dense[r * nv + j0 ..] (the row lists, where
 // needed, from rmk: lists_from_rows).
 void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const PhiloxStream& stream, float* dense,
                   Rows& rows) {
   const int64_t nrt = (n + 15) / 16, ntile = p.nrow / 16;
-  // hbt: tile (kk, rt) row q holds the bf16 pairs (h[16 rt + i, 32 kk + 2q], h[.., 32 kk + 2q + 1])
-  // for i < 16, the transpose of the 16 x 16 words of ha's block
-  const uint16_t* ha = rows.ha.get(0);
-  uint16_t* hbt = p.hbt.get(0);
-  for (int64_t kk = 0; kk < s.kb; ++kk) {
-    for (int64_t rt = 0; rt < nrt; ++rt) {
-      __m512 x[16];
-      for (int i = 0; i < 16; ++i) x[i] = _mm512_load_ps(reinterpret_cast<const float*>(ha + (16 * rt + i) * s.nhp + 32 * kk));
-      transpose16(x);
-      for (int q = 0; q < 16; ++q) _mm512_store_ps(reinterpret_cast<float*>(hbt + (kk * s.nrt + rt) * 512 + 32 * q), x[q]);
-    }
-  }
   // crow (row-major, batch row x column): C^T = (w^T split) h^T tile by tile, transposed back
   configure_tiles();
   for (int64_t jt = 0; jt < ntile; ++jt) {
     pack_rows(p, s, jt);
     for (int64_t g = 0; g < nrt; g += 4) {
       switch (std::min<int64_t>(4, nrt - g)) {
-        case 4: product_tiles<4>(p, s, jt, g); break;
-        case 3: product_tiles<3>(p, s, jt, g); break;
-        case 2: product_tiles<2>(p, s, jt, g); break;
-        default: product_tiles<1>(p, s, jt, g); break;
+        case 4: product_tiles<4>(p, s, rows.hbt.get(0), jt, g); break;
+        case 3: product_tiles<3>(p, s, rows.hbt.get(0), jt, g); break;
+        case 2: product_tiles<2>(p, s, rows.hbt.get(0), jt, g); break;
+        default: product_tiles<1>(p, s, rows.hbt.get(0), jt, g); break;
       }
     }
   }
@@ -1007,7 +1010,7 @@ class Epoch {
     rows.ph0.get(hid);
     rows.phk.get(hid);
     rows.d.get(hid);
-    rows.ha.get(16 * s_.nrt * s_.nhp);
+    rows.hbt.get(s_.kb * s_.nrt * 512);
     rows.hidx.get(hid);
     rows.hcnt.get(s_.nmax);
     rows.pb.get(2 * 2 * s_.kr * s_.ct * 512);
