@@ -22,11 +22,10 @@ inline uint64_t output(u128 state) {
   return (x >> rot) | (x << ((64u - rot) & 63u));
 }
 
+// (two roundings, as NumPy's two passes: CMakeLists.txt compiles this file with -ffp-contract=off)
 template <class T>
 inline T value(uint64_t x, double low, double span) {
-  double t = static_cast<double>(x >> 11) * (1.0 / 9007199254740992.0) * span;
-  // two roundings, as NumPy's two passes (no fused multiply-add)
-  asm("" : "+x"(t));
+  const double t = static_cast<double>(x >> 11) * (1.0 / 9007199254740992.0) * span;
   return static_cast<T>(t + low);
 }
 
