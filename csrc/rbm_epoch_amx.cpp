@@ -114,16 +114,16 @@ struct Part {
   AlignedBuffer<double> dsum;
   // the dense products (RbmEpochProducts::kDense, see dense_sums, dense_update):
   // wb: the sums' B tiles, the part's rows of wt split into two bf16 parts (pack_pairs; tile
-  //   (kk, t) of part i at ((i * kbv + kk) * ct + t) * 512), made from wt when a dense sum needs it
-  //   (wb_fresh: since wt last changed; wb_made: every pair packed once since load(), so that
-  //   repacking the pairs of the columns an update changed makes it fresh again);
+  //   (kk, t) of part i at ((i * kbv + kk) * ct + t) * 512), made from wt when a dense sum first
+  //   needs it (wb_fresh: made since load(); from then on each update repacks the rows it changed,
+  //   repack_rows, so it stays wt's split);
   // ak: the data's rows over the part's columns as bf16 (16 nrt rows of 32 kbv) in the mini-batch's
   //   start, the sample's in its Gibbs steps (one buffer: a smaller L2 footprint);
   // dwa, dwc: the dense dw's A rows (kDwTiles column tiles' rows over K = [data rows | sample
   //   rows], 1 and -1 from the bitmaps) and C rows (16 kDwTiles x nhp)
   AlignedBuffer<uint16_t> wb, ak, dwa;
   AlignedBuffer<float> dwc;
-  bool wb_fresh = false, wb_made = false, dense_dw = false;
+  bool wb_fresh = false, dense_dw = false;
   bool s0_dense = false;  // whether the data's last sums went by the tile products
   int64_t nnz0 = 0, nnzk = 0;  // units on in the mini-batch's data and last sample (the part's columns)
   // the reconstruction probe's blocks of rows: row lists, partial sums, its columns' share of the
@@ -441,17 +441,16 @@ void make_wb(Part& p, const Shape& s) {
   const int64_t plane = p.kbv * s.ct * 512;
   for (int64_t kk = 0; kk < p.kbv; ++kk) pack_pairs(p.wt.get(0), s.nhp, p.nrow, 16 * kk, 16 * kk + 16, s.ct, kk, p.wb.get(0), plane);
   p.wb_fresh = true;
-  p.wb_made = true;
 }
 
 // After the update of row jl of wt (the rows in increasing order): once wb has been made, the pairs
 // of each 16 rows are packed again as the 16th is done, while the rows are in L1 (the rows past
-// ncol stay 0).
+// ncol stay 0), so that wb stays fresh.
 // NOTE: measured (MNIST-sized epoch, TSC cycles per part and epoch): the hidden sums of the data
 // 9.3-10.6 M with make_wb reading wt from L2, 5.8-7.4 M here, where the update grows by 2.5-3.5 M
 // (by 4-5 M repacking pair by pair).
-inline void repack_pair(Part& p, const Shape& s, int64_t jl) {
-  if (!p.wb_made || (jl % 16 != 15 && jl + 1 < p.ncol)) return;
+inline void repack_rows(Part& p, const Shape& s, int64_t jl) {
+  if (!p.wb_fresh || (jl % 16 != 15 && jl + 1 < p.ncol)) return;
   const int64_t pr0 = (jl - jl % 16) >> 1, pr1 = (jl >> 1) + 1;  // (in one K block of 16 pairs)
   pack_pairs(p.wt.get(0), s.nhp, p.nrow, pr0, pr1, s.ct, pr0 >> 4, p.wb.get(0), p.kbv * s.ct * 512);
 }
@@ -572,7 +571,6 @@ void transpose_out(const float* t, const Shape& s, const Part& p, float* m) {
 void load(Part& p, const Shape& s, const RbmEpoch& e) {
   transpose_in(e.w, s, p, p.wt.get(0));
   p.wb_fresh = false;
-  p.wb_made = false;
   if (e.momentum != 0.0f) transpose_in(e.vw, s, p, p.vt.get(0));
   for (int64_t jl = 0; jl < p.nrow; ++jl) bound_row(p, s, jl);
   float* c = p.c.get(0);
@@ -609,8 +607,7 @@ void hidden_layer(Part& p, const Shape& s, const float* const* sums, int parts, 
   const float* c = p.c.get(0);
   int32_t* hbt = reinterpret_cast<int32_t*>(rows.hbt.get(0));  // (dwords: bf16 pairs)
   // dword q of a row's K block kk goes to row q, column i of tile (kk, rt) for the row 16 rt + i
-  const __m512i rows16 = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32(16));
+  const __m512i rows16 = _mm512_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240);
   int32_t* hidx = rows.hidx.get(0);
   int32_t* hcnt = rows.hcnt.get(0);
   const float* u = nullptr;  // u[(r - r0) * nh + h]: the uniform of unit (r, h)
@@ -1143,15 +1140,14 @@ class Epoch {
         }
       }
       _tile_release();
-      for (int64_t jl = 16 * jt0; jl < std::min(p.ncol, 16 * (jt0 + g)); ++jl) {
+      for (int64_t jl = 16 * jt0; jl < std::min(p.ncol, 16 * (jt0 + g)); ++jl)
         update_column(p, jl, inv_n, last, c + (jl - 16 * jt0) * s_.nhp);
-        repack_pair(p, s_, jl);
-      }
     }
   }
 
   // dw of column jl (from `dense`, its dense sums, or else from the bitmaps or column lists) and
-  // the update of that column of w, and its error bound.
+  // the update of that column of w, its error bound and (every 16 columns) wb (columns in
+  // increasing order).
   void update_column(Part& p, int64_t jl, float inv_n, bool last, const float* dense) {
     __m512 colsum = _mm512_setzero_ps();
     for (int64_t h0 = 0; h0 < s_.nhp; h0 += 256) {
@@ -1167,6 +1163,7 @@ class Epoch {
       }
     }
     p.bound.get(0)[jl] = column_bound(hsum(colsum), s_.nh);
+    repack_rows(p, s_, jl);
   }
 
   // Mini-batch i's data (and chain) over the part's columns: row and column lists, partial sums.
@@ -1387,12 +1384,8 @@ class Epoch {
     if (p.dense_dw) {
       dense_update(p, n, inv_n, last);
     } else {
-      for (int64_t jl = 0; jl < p.ncol; ++jl) {
-        update_column(p, jl, inv_n, last, nullptr);
-        repack_pair(p, s_, jl);
-      }
+      for (int64_t jl = 0; jl < p.ncol; ++jl) update_column(p, jl, inv_n, last, nullptr);
     }
-    p.wb_fresh = p.wb_made;
     if (last) transpose_out(p.grad.get(0), s_, p, e_.gw);
     // db and b of the part's columns
     const int32_t* cs0 = p.cstart0.get(0);
