@@ -140,7 +140,7 @@ void rows(const GemmArgs<float>& g, const float* bt, int64_t i0, int64_t i1) {
   const int64_t full = g.k >> 3;
   const int tail = static_cast<int>(g.k & 7);
   const __mmask8 kmask = static_cast<__mmask8>((1u << tail) - 1u);
-  const __mmask16 nmask = static_cast<__mmask16>((1u << g.n) - 1u);
+  const __mmask16 nmask = VecF32x16::mask(static_cast<int>(g.n));
   const __m512 va = _mm512_set1_ps(g.alpha), vb = _mm512_set1_ps(g.beta);
   alignas(64) float out[kGroups * 16];
   for (int64_t i = i0; i < i1; i += R) {

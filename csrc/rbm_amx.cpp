@@ -44,7 +44,7 @@ bool bf16_available() {
 
 void sigmoid_coarse(const float* x, int64_t n, float* out) {
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 in = i + 16 <= n ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __mmask16 in = lanes(n - i);
     _mm512_mask_storeu_ps(out + i, in, sigmoid_coarse16(_mm512_maskz_loadu_ps(in, x + i)));
   }
 }
