@@ -22,7 +22,8 @@
 //     draws, and the partial hidden sums of the sample over its columns);
 //   the negative phase's hidden rows (each part a range of rows) and their share of dc;
 //   the statistics and the update of each part's columns (and every part's own copy of c, updated
-//     the same way), with the next mini-batch's start: its data's nonzeros and partial sums.
+//     the same way), with the next mini-batch's start: its data's nonzeros (read between dw's tile
+//     products where dw takes them) and partial sums (and the persistent chain's).
 // The hidden sums (v w^T over the part's columns) and dw go one of two ways, chosen per mini-batch
 // and part by the share of units on (Epoch::dense; RbmEpochProducts in rbm.h to force either):
 //   sparse: over the units on (row lists, bitmaps): the same float operations as rbm_cd;
