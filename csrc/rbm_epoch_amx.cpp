@@ -1279,9 +1279,10 @@ class Epoch {
   // negative phase and the update leave ak alone; the data's rows take it after these sums); in the
   // first, the caller's chain, read into ak.
   // NOTE: measured (MNIST-sized epoch, persistent, per part and mini-batch): the mini-batch's start
-  // took 138 us with these sums always over the units on (the chain a sample of the
-  // reconstructions, a fifth or more of its units on), 84 with the tile products on the chain read
-  // again (15 us of it the read), 66 as here, against 42 without a chain; the epoch 42 -> 32.5 ms.
+  // took 138 us with these sums always over the units on (the chain, a sample of the
+  // reconstructions, had 16% of its units on at the epoch's end, the data 15%), 84 with the tile
+  // products on the chain read again (15 us of it the read), 66 as here, against 42 without a
+  // chain; the epoch 42 -> 32.5 ms.
   void chain_sums(Part& p, int64_t i, int64_t n) {
     uint16_t* a = p.ak.get(0);
     ScanCounts counts;
