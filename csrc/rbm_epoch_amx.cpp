@@ -826,15 +826,16 @@ void visible_draw(Part& p, const Shape& s, int64_t n, const float* b, const Phil
                   Rows& rows) {
   const int64_t nrt = (n + 15) / 16, ntile = p.nrow / 16;
   // crow (row-major, batch row x column): C^T = (w^T split) h^T tile by tile, transposed back
+  const uint16_t* hbt = rows.hbt.get(0);
   configure_tiles();
   for (int64_t jt = 0; jt < ntile; ++jt) {
     pack_rows(p, s, jt);
     for (int64_t g = 0; g < nrt; g += 4) {
       switch (std::min<int64_t>(4, nrt - g)) {
-        case 4: product_tiles<4>(p, s, rows.hbt.get(0), jt, g); break;
-        case 3: product_tiles<3>(p, s, rows.hbt.get(0), jt, g); break;
-        case 2: product_tiles<2>(p, s, rows.hbt.get(0), jt, g); break;
-        default: product_tiles<1>(p, s, rows.hbt.get(0), jt, g); break;
+        case 4: product_tiles<4>(p, s, hbt, jt, g); break;
+        case 3: product_tiles<3>(p, s, hbt, jt, g); break;
+        case 2: product_tiles<2>(p, s, hbt, jt, g); break;
+        default: product_tiles<1>(p, s, hbt, jt, g); break;
       }
     }
   }
@@ -1032,7 +1033,6 @@ class Epoch {
       p.kbv = (p.nrow + 31) / 32;
       allocate(p, s_, e.momentum != 0.0f, e.chain != nullptr);
       parts_.push_back(&p);
-      s0_.push_back(p.sk[0].get(0));
       sc_.push_back(e.chain != nullptr ? p.sc.get(0) : nullptr);
       sk_[0].push_back(p.sk[0].get(0));
       sk_[1].push_back(p.sk[1].get(0));
@@ -1313,7 +1313,8 @@ class Epoch {
     Rows& rows = *rows_ptr_;
     if (st == 0) {
       // without a chain, the positive phase's probabilities also drive the first draw
-      hidden_layer(p, s_, s0_.data(), nparts_, r0, r1, n, rows.ph0.get(0), e_.chain == nullptr ? &stream : nullptr, rows);
+      // (the data's partial sums: sk[0] until this phase has read them)
+      hidden_layer(p, s_, sk_[0].data(), nparts_, r0, r1, n, rows.ph0.get(0), e_.chain == nullptr ? &stream : nullptr, rows);
       if (e_.chain != nullptr) hidden_layer(p, s_, sc_.data(), nparts_, r0, r1, n, rows.phk.get(0), &stream, rows);
     } else {
       hidden_layer(p, s_, sk_[(st - 1) & 1].data(), nparts_, r0, r1, n, rows.phk.get(0), &stream, rows);
@@ -1495,7 +1496,7 @@ class Epoch {
   int64_t nbatches_ = 0;
   std::vector<Part*> parts_;
   Rows* rows_ptr_ = nullptr;
-  std::vector<const float*> s0_, sc_, sk_[2], ps_;
+  std::vector<const float*> sc_, sk_[2], ps_;
   int64_t probe_rows_ = 0;
 };
 

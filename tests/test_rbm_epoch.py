@@ -74,8 +74,8 @@ def assert_same_training(a, b, *, atol=1e-5):
 
 # (N, n_visible, n_hidden, batch): MNIST-sized columns; odd sizes (a partial tile of 16 visible
 # units, hidden units not a multiple of 32, a short last mini-batch); a batch past 128 rows (two
-# words of the bitmaps) and one of a single row; odd mini-batches with nv a multiple of 4 (the
-# visible draws' uniforms two rows at a time)
+# words of the bitmaps) and one of a single row; odd mini-batches with nv a multiple of 4 (every
+# row's visible uniforms starting at a Philox block)
 CASES = [(300, 784, 64, 100), (130, 70, 17, 32), (150, 40, 40, 150), (9, 33, 5, 1), (45, 64, 20, 7)]
 
 
