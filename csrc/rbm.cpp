@@ -23,7 +23,9 @@ namespace {
 // (sums of the rows the nonzeros select); denser batches take the GEMMs.
 // NOTE: measured (one thread, rbm_cd on 100 x 784 -> 256, data and reconstructions of the same
 // density): sparse vs GEMM path 0.87 vs 1.59 ms at 10 % nonzeros, 1.14 vs 1.57 at 20 %, 1.42 vs
-// 1.58 at 30 %: the crossing is near 35 %.
+// 1.58 at 30 %: the crossing is near 35 %.  On AVX2 (AMD EPYC, two cores) the same rule: at 50 %
+// nonzeros rbm_cd took 2.8-3.0 ms a call through the GEMMs against 2.9-3.4 through the sums (medians
+// of 15 x 20 calls).
 constexpr double kSparseDensity = 0.35;
 
 int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, (1 << 13) / std::max<int64_t>(cols, 1)); }
@@ -31,6 +33,11 @@ int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, (1 << 13) / std::m
 template <class T>
 bool use_avx512() {
   return std::is_same_v<T, float> && active_isa() == Isa::kAvx512;
+}
+
+template <class T>
+bool use_avx2() {
+  return std::is_same_v<T, float> && active_isa() == Isa::kAvx2;
 }
 
 // -1: not chosen yet (the default is taken on first use), else an RbmVisiblePath.
@@ -134,6 +141,8 @@ void activate_block(T* act, const T* bias, int64_t r0, int64_t r1, int64_t cols,
       const int64_t nblocks = static_cast<int64_t>(((first + static_cast<uint64_t>(width) + 3) >> 2) - block0);
       if (use_avx512<T>()) {
         rbm_avx512::philox_units(*stream, block0, nblocks, u);
+      } else if (use_avx2<T>()) {
+        rbm_avx2::philox_units(*stream, block0, nblocks, u);
       } else {
         philox_units_portable(*stream, block0, nblocks, u);
       }
@@ -147,6 +156,7 @@ void activate_block(T* act, const T* bias, int64_t r0, int64_t r1, int64_t cols,
     int32_t count;
     if constexpr (std::is_same_v<T, float>) {
       count = use_avx512<T>() ? rbm_avx512::activate_row(a, bb, width, ur, s, idx, val)
+              : use_avx2<T>() ? rbm_avx2::activate_row(a, bb, width, ur, s, idx, val)
                               : activate_row_portable(a, bb, width, ur, s, idx, val);
     } else {
       count = activate_row_portable(a, bb, width, ur, s, idx, val);
@@ -182,6 +192,10 @@ int64_t find_nonzeros(const T* x, int64_t rows, int64_t cols, const SparseRows<T
       if constexpr (std::is_same_v<T, float>) {
         if (use_avx512<T>()) {
           s.count[r] = rbm_avx512::find_nonzeros_row(xr, cols, idx, val);
+          continue;
+        }
+        if (use_avx2<T>()) {
+          s.count[r] = rbm_avx2::find_nonzeros_row(xr, cols, idx, val);
           continue;
         }
       }
@@ -265,6 +279,11 @@ struct Rbm {
           // NOTE: activated by the thread that summed these columns (still in its cache).
           return activate_block<T>(ph, c, 0, n, nh, h0, h1, stream, h, nullptr);
         }
+        if (use_avx2<T>()) {
+          thread_local AlignedBuffer<float> panel;
+          rbm_avx2::sparse_hidden(*vs, n, w, nh, h0, h1, ph, panel.get(32 * nv));
+          return activate_block<T>(ph, c, 0, n, nh, h0, h1, stream, h, nullptr);
+        }
       }
       sparse_hidden_portable(*vs, n, w, nh, h0, h1, ph);
       activate_block<T>(ph, c, 0, n, nh, h0, h1, stream, h, nullptr);
@@ -329,8 +348,61 @@ struct Rbm {
         }
       }
     }
+    if constexpr (std::is_same_v<T, float>) {
+      if (stream != nullptr && use_avx2<T>()) return visible_avx2(h, pv, stream, v, vs);
+    }
     gemm<T>(false, false, n, nv, nh, T(1), h, nh, w, nv, T(0), pv, nv);
     parallel_for(n, row_grain(nv), [&](int64_t r0, int64_t r1) { activate_rows<T>(pv, b, r0, r1, nv, stream, v, vs); });
+  }
+
+  // visible() on AVX2 (float only).
+  void visible_avx2(const T* h, T* pv, const PhiloxStream* stream, T* v, const SparseRows<T>* vs) {
+    {
+      // AVX2: h @ w as sums of the rows of w that h selects (h is 0/1: about half a GEMM's work for
+      // a hidden layer half on, and no GEMM to call), then the draws. Threads take column ranges
+      // (multiples of 8 units) of every row, each reading only its columns of w; their row lists
+      // of nonzeros are joined after.
+      const int64_t parts = visible_parts(), nb = (nv + 7) / 8;
+      int32_t* counts = buf.part_counts.get(parts * n);
+      parallel_for(parts, 1, [&](int64_t q0, int64_t q1) {
+        thread_local AlignedBuffer<int32_t> lists, list_counts;
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t c0 = std::min(nv, 8 * (nb * q / parts)), c1 = std::min(nv, 8 * (nb * (q + 1) / parts));
+          if (c0 == c1) {
+            for (int64_t r = 0; r < n; ++r) counts[q * n + r] = 0;
+            continue;
+          }
+          rbm_avx2::binary_sums(h, n, nh, w, nv, c0, c1, pv, lists.get(n * nh), list_counts.get(n));
+          if (vs != nullptr) {
+            const SparseRows<T> part{vs->idx + c0, vs->val + c0, counts + q * n, nv};
+            activate_block<T>(pv, b, 0, n, nv, c0, c1, stream, v, &part);
+          } else {
+            activate_block<T>(pv, b, 0, n, nv, c0, c1, stream, v, nullptr);
+          }
+        }
+      });
+      if (vs != nullptr) {
+        // join each row's nonzeros: part q's list starts at column c0 of the row's space, its
+        // indices counted from c0
+        for (int64_t r = 0; r < n; ++r) {
+          int32_t total = counts[r];
+          for (int64_t q = 1; q < parts; ++q) {
+            const int64_t c0 = std::min(nv, 8 * (nb * q / parts));
+            const int32_t* from_idx = vs->idx + r * nv + c0;
+            const T* from_val = vs->val + r * nv + c0;
+            int32_t* to_idx = vs->idx + r * nv + total;
+            T* to_val = vs->val + r * nv + total;
+            const int32_t m = counts[q * n + r];
+            for (int32_t p = 0; p < m; ++p) {  // (to <= from: forward copies)
+              to_idx[p] = from_idx[p] + static_cast<int32_t>(c0);
+              to_val[p] = from_val[p];
+            }
+            total += m;
+          }
+          vs->count[r] = total;
+        }
+      }
+    }
   }
 
   // k >= 1 Gibbs steps from `start` (its nonzeros in starts when sparse) into v (not aliasing
@@ -404,7 +476,7 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
             const T* chain, T* dw, T* db, T* dc, T* chain_out, int64_t n, int64_t nv, int64_t nh) {
   Rbm<T> rbm{w, b, c, n, nv, nh};
   Buffers<T>& buf = rbm.buf;
-  if (use_avx512<T>() && max_threads() > 1 && rbm.sparse_allowed()) {
+  if ((use_avx512<T>() || use_avx2<T>()) && max_threads() > 1 && rbm.sparse_allowed()) {
     // The threads read a copy of w, made by this thread: a training loop updates w in place on this
     // thread after every call (w += lr * dw), and each line of w still held in another core's cache
     // makes that write wait for the line to be taken back.
@@ -473,6 +545,10 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
           thread_local AlignedBuffer<float> scratch;
           return rbm_avx512::sparse_dw(c0, ph0, ck, phk, n, j0, j1, nh, nv, inv_n, dw, scratch.get(32 * (16 + 2 * n)));
         }
+        if (use_avx2<T>()) {
+          thread_local AlignedBuffer<float> scratch;
+          return rbm_avx2::sparse_dw(c0, ph0, ck, phk, n, j0, j1, nh, nv, inv_n, dw, scratch.get(32 * (16 + 2 * n)));
+        }
       }
       sparse_dw_portable(c0, ph0, ck, phk, j0, j1, nh, nv, inv_n, dw);
     });
@@ -525,14 +601,18 @@ void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n) {
 
 void philox_blocks(uint64_t seed, uint64_t counter, uint64_t block0, int64_t nblocks, float* out) {
   const PhiloxStream stream(seed, counter);
-  if (!use_avx512<float>()) {
+  if (!use_avx512<float>() && !use_avx2<float>()) {
     philox_units_portable(stream, block0, nblocks, out);
     return;
   }
-  // the kernel writes whole groups of 16 blocks
+  // the kernels write whole groups of 16 blocks
   thread_local AlignedBuffer<float> units;
   float* u = units.get((nblocks + 15) / 16 * 64);
-  rbm_avx512::philox_units(stream, block0, nblocks, u);
+  if (use_avx512<float>()) {
+    rbm_avx512::philox_units(stream, block0, nblocks, u);
+  } else {
+    rbm_avx2::philox_units(stream, block0, nblocks, u);
+  }
   std::copy(u, u + 4 * nblocks, out);
 }
 

@@ -84,7 +84,7 @@ bool set_rbm_visible_path(RbmVisiblePath path);
 // The first n uniforms of the (seed, counter) stream (pykernels.random.uniform), for tests.
 void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n);
 // The uniforms of blocks block0 .. block0 + nblocks - 1 of the stream (4 each) as the kernels draw
-// them: by the AVX-512 kernel where the active instruction set has it, else the portable loop; out
+// them: by the AVX-512 or AVX2 kernel where the active instruction set has it, else the portable loop; out
 // holds 4 * nblocks. For tests and benchmarks.
 void philox_blocks(uint64_t seed, uint64_t counter, uint64_t block0, int64_t nblocks, float* out);
 // The coarse sigmoid the AMX visible draws test first (rbm_amx_common.h); false (out untouched)

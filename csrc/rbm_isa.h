@@ -93,6 +93,29 @@ int32_t activate_row(float* a, const float* bias, int64_t cols, const float* u, 
 
 }  // namespace rbm_avx512
 
+// The same kernels for AVX2 + FMA (rbm_avx2.cpp, entered only when active_isa() is AVX2), each as
+// its rbm_avx512 namesake (philox_units writes whole groups of 16 blocks too; sparse_dw's scratch
+// is the same size), and the visible layer's sums for a 0/1 hidden sample.
+namespace rbm_avx2 {
+
+void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, float* out);
+void sparse_hidden(const SparseRows<float>& x, int64_t rows, const float* w, int64_t nh, int64_t h0, int64_t h1,
+                   float* out, float* panel);
+void sparse_dw(const SparseCols<float>& a, const float* pa, const SparseCols<float>& b, const float* pb, int64_t rows,
+               int64_t j0, int64_t j1, int64_t nh, int64_t nv, float scale, float* dw, float* scratch);
+int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val, bool* outside = nullptr);
+int32_t activate_row(float* a, const float* bias, int64_t cols, const float* u, float* sample, int32_t* idx,
+                     float* val);
+
+// Columns j0 .. j1 - 1 of out (rows, nv): out[r, j] = the sum of w[k, j] (w: nh x nv) over the
+// units k with h[r, k] != 0 (h: rows x nh, a 0/1 sample), the h @ w of the visible layer (two
+// partial sums, the units on at even and at odd places of the row's list, added at the end); lists
+// (rows * nh ints) and counts (rows) are scratch (each row's units on).
+void binary_sums(const float* h, int64_t rows, int64_t nh, const float* w, int64_t nv, int64_t j0, int64_t j1,
+                 float* out, int32_t* lists, int32_t* counts);
+
+}  // namespace rbm_avx2
+
 // The visible draw of a Gibbs step with AMX-BF16 (rbm_amx.cpp; callers check active_isa() is
 // AVX-512 first, and available() before passing packed weights).
 namespace rbm_amx {
