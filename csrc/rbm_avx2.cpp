@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "common/fastmath.h"
 #include "rbm_isa.h"
@@ -16,6 +17,40 @@ namespace {
 inline __m256i lane_mask(int64_t n) {
   const int m = static_cast<int>(std::clamp<int64_t>(n, 0, 8));
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// The lanes of each 8-bit mask packed to the front, one byte each (table[m] byte q: the q-th set bit
+// of m): the compress that AVX2 lacks, by vpermd.
+struct CompressTable {
+  uint64_t lanes[256];
+  CompressTable() {
+    for (unsigned m = 0; m < 256; ++m) {
+      uint64_t packed = 0;
+      int q = 0;
+      for (int l = 0; l < 8; ++l)
+        if (m & (1u << l)) packed |= static_cast<uint64_t>(l) << (8 * q++);
+      lanes[m] = packed;
+    }
+  }
+};
+const CompressTable kCompress;
+
+// The permutation that packs the lanes of mask bits m to the front.
+inline __m256i compress_perm(unsigned m) {
+  return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(kCompress.lanes[m])));
+}
+
+// Appends j + (the lanes set in bits) to idx[count ..] and, lane for lane, values to val[count ..]
+// (masked stores of exactly the new entries: the next row's list, which another thread may be
+// writing, can start right after this one's); returns the new count.  Branch-free: the units on
+// among random draws are unpredictable.
+inline int32_t append_lanes(unsigned bits, int64_t j, __m256 values, int32_t* idx, float* val, int32_t count) {
+  const __m256i perm = compress_perm(bits);
+  const int n = __builtin_popcount(bits);
+  const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  _mm256_maskstore_epi32(idx + count, keep, _mm256_add_epi32(perm, _mm256_set1_epi32(static_cast<int>(j))));
+  if (val != nullptr) _mm256_maskstore_ps(val + count, keep, _mm256_permutevar8x32_ps(values, perm));
+  return count + n;
 }
 
 // r[i] (8 rows) becomes column i of the 8 x 8 block.
@@ -285,11 +320,8 @@ void binary_sums(const float* h, int64_t rows, int64_t nh, const float* w, int64
     int32_t count = 0;
     int64_t k = 0;
     for (; k + 8 <= nh; k += 8) {
-      unsigned bits = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(hr + k), _mm256_setzero_ps(), _CMP_NEQ_UQ)));
-      while (bits != 0) {
-        list[count++] = static_cast<int32_t>(k + __builtin_ctz(bits));
-        bits &= bits - 1;
-      }
+      const __m256 on = _mm256_cmp_ps(_mm256_loadu_ps(hr + k), _mm256_setzero_ps(), _CMP_NEQ_UQ);
+      count = append_lanes(static_cast<unsigned>(_mm256_movemask_ps(on)), k, on, list, nullptr, count);
     }
     for (; k < nh; ++k)
       if (hr[k] != 0.0f) list[count++] = static_cast<int32_t>(k);
@@ -325,15 +357,11 @@ int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val
     const __m256 v = _mm256_maskload_ps(x + j, in);
     // NOTE: NaN != 0 holds (unordered compare), so a NaN reaches the products as in the GEMM path.
     // (lanes past the end load 0: never a nonzero, never outside)
-    unsigned bits = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ)));
+    const unsigned bits = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ)));
     if (outside != nullptr)
       bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(v, zero, _CMP_NGE_UQ), _mm256_cmp_ps(v, one, _CMP_GT_OQ)));
-    while (bits != 0) {
-      const int t = __builtin_ctz(bits);
-      idx[count] = static_cast<int32_t>(j + t);
-      val[count++] = x[j + t];
-      bits &= bits - 1;
-    }
+    // (mostly-zero data: most groups of 8 have no nonzero)
+    if (bits != 0) count = append_lanes(bits, j, v, idx, val, count);
   }
   if (outside != nullptr && _mm256_movemask_ps(bad) != 0) *outside = true;
   return count;
@@ -353,12 +381,7 @@ int32_t activate_row(float* a, const float* bias, int64_t cols, const float* u, 
   for (; j + 8 <= cols; j += 8) {
     const __m256 on = _mm256_cmp_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(a + j), _CMP_LT_OQ);
     _mm256_storeu_ps(sample + j, _mm256_and_ps(on, one));
-    unsigned bits = static_cast<unsigned>(_mm256_movemask_ps(on));
-    while (bits != 0) {
-      idx[count] = static_cast<int32_t>(j + __builtin_ctz(bits));
-      val[count++] = 1.0f;
-      bits &= bits - 1;
-    }
+    count = append_lanes(static_cast<unsigned>(_mm256_movemask_ps(on)), j, one, idx, val, count);
   }
   for (; j < cols; ++j) {
     const bool on = u[j] < a[j];
