@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "common/fastmath.h"
 #include "rbm_isa.h"
@@ -40,16 +41,27 @@ inline __m256i compress_perm(unsigned m) {
   return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(kCompress.lanes[m])));
 }
 
-// Appends j + (the lanes set in bits) to idx[count ..] and, lane for lane, values to val[count ..]
-// (masked stores of exactly the new entries: the next row's list, which another thread may be
-// writing, can start right after this one's); returns the new count.  Branch-free: the units on
-// among random draws are unpredictable.
+// Appends j + (the lanes set in bits) to idx[count ..] and, lane for lane, values to val[count ..];
+// returns the new count.  Branch-free: the units on among random draws are unpredictable.
+// kWhole: all 8 entries are written (plain stores), for callers whose list has room for 8 more (a
+// row's list of capacity cols, at a group of 8 wholly inside the row: count <= j, j + 8 <= cols);
+// else only the new entries (masked stores: the next row's list, which another thread may be
+// writing, can start right after this one's).
+// NOTE: masked stores are microcoded on AMD Zen (ymm vpmaskmovd: tens of cycles each), so the
+// kernels keep them to the edges.
+template <bool kWhole>
 inline int32_t append_lanes(unsigned bits, int64_t j, __m256 values, int32_t* idx, float* val, int32_t count) {
   const __m256i perm = compress_perm(bits);
   const int n = __builtin_popcount(bits);
-  const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  _mm256_maskstore_epi32(idx + count, keep, _mm256_add_epi32(perm, _mm256_set1_epi32(static_cast<int>(j))));
-  if (val != nullptr) _mm256_maskstore_ps(val + count, keep, _mm256_permutevar8x32_ps(values, perm));
+  const __m256i ids = _mm256_add_epi32(perm, _mm256_set1_epi32(static_cast<int>(j)));
+  if constexpr (kWhole) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + count), ids);
+    if (val != nullptr) _mm256_storeu_ps(val + count, _mm256_permutevar8x32_ps(values, perm));
+  } else {
+    const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_epi32(idx + count, keep, ids);
+    if (val != nullptr) _mm256_maskstore_ps(val + count, keep, _mm256_permutevar8x32_ps(values, perm));
+  }
   return count + n;
 }
 
@@ -210,8 +222,10 @@ void sparse_dw(const SparseCols<float>& a, const float* pa, const SparseCols<flo
     for (int i = 0; i < 4; ++i) m[i] = lane_mask(hn - 8 * i);
     for (int64_t r = 0; r < rows; ++r) {
       for (int i = 0; i < 4; ++i) {
-        _mm256_store_ps(ca + 32 * r + 8 * i, _mm256_maskload_ps(pa + r * nh + hb + 8 * i, m[i]));
-        _mm256_store_ps(cb + 32 * r + 8 * i, _mm256_maskload_ps(pb + r * nh + hb + 8 * i, m[i]));
+        const float* ra = pa + r * nh + hb + 8 * i;
+        const float* rb = pb + r * nh + hb + 8 * i;
+        _mm256_store_ps(ca + 32 * r + 8 * i, hn == 32 ? _mm256_loadu_ps(ra) : _mm256_maskload_ps(ra, m[i]));
+        _mm256_store_ps(cb + 32 * r + 8 * i, hn == 32 ? _mm256_loadu_ps(rb) : _mm256_maskload_ps(rb, m[i]));
       }
     }
     for (int64_t jb = j0; jb < j1; jb += 8) {
@@ -273,7 +287,12 @@ void sparse_hidden(const SparseRows<float>& x, int64_t rows, const float* w, int
       } else {
         column_sum32<false>(x.idx + r * nv, x.val + r * nv, 0, x.count[r], panel, s);
       }
-      for (int i = 0; i < 4; ++i) _mm256_maskstore_ps(out + r * nh + hp + 8 * i, m[i], s[i]);
+      float* o = out + r * nh + hp;
+      if (hn == 32) {
+        for (int i = 0; i < 4; ++i) _mm256_storeu_ps(o + 8 * i, s[i]);
+      } else {
+        for (int i = 0; i < 4; ++i) _mm256_maskstore_ps(o + 8 * i, m[i], s[i]);
+      }
     }
   }
 }
@@ -321,7 +340,7 @@ void binary_sums(const float* h, int64_t rows, int64_t nh, const float* w, int64
     int64_t k = 0;
     for (; k + 8 <= nh; k += 8) {
       const __m256 on = _mm256_cmp_ps(_mm256_loadu_ps(hr + k), _mm256_setzero_ps(), _CMP_NEQ_UQ);
-      count = append_lanes(static_cast<unsigned>(_mm256_movemask_ps(on)), k, on, list, nullptr, count);
+      count = append_lanes<true>(static_cast<unsigned>(_mm256_movemask_ps(on)), k, on, list, nullptr, count);
     }
     for (; k < nh; ++k)
       if (hr[k] != 0.0f) list[count++] = static_cast<int32_t>(k);
@@ -352,17 +371,18 @@ int32_t find_nonzeros_row(const float* x, int64_t cols, int32_t* idx, float* val
   int32_t count = 0;
   const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
   __m256 bad = zero;
-  for (int64_t j = 0; j < cols; j += 8) {
-    const __m256i in = lane_mask(cols - j);
-    const __m256 v = _mm256_maskload_ps(x + j, in);
+  auto group = [&](auto whole, int64_t j, __m256 v) {
     // NOTE: NaN != 0 holds (unordered compare), so a NaN reaches the products as in the GEMM path.
     // (lanes past the end load 0: never a nonzero, never outside)
     const unsigned bits = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ)));
     if (outside != nullptr)
       bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(v, zero, _CMP_NGE_UQ), _mm256_cmp_ps(v, one, _CMP_GT_OQ)));
     // (mostly-zero data: most groups of 8 have no nonzero)
-    if (bits != 0) count = append_lanes(bits, j, v, idx, val, count);
-  }
+    if (bits != 0) count = append_lanes<decltype(whole)::value>(bits, j, v, idx, val, count);
+  };
+  int64_t j = 0;
+  for (; j + 8 <= cols; j += 8) group(std::true_type{}, j, _mm256_loadu_ps(x + j));
+  if (j < cols) group(std::false_type{}, j, _mm256_maskload_ps(x + j, lane_mask(cols - j)));
   if (outside != nullptr && _mm256_movemask_ps(bad) != 0) *outside = true;
   return count;
 }
@@ -381,7 +401,7 @@ int32_t activate_row(float* a, const float* bias, int64_t cols, const float* u, 
   for (; j + 8 <= cols; j += 8) {
     const __m256 on = _mm256_cmp_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(a + j), _CMP_LT_OQ);
     _mm256_storeu_ps(sample + j, _mm256_and_ps(on, one));
-    count = append_lanes(static_cast<unsigned>(_mm256_movemask_ps(on)), j, one, idx, val, count);
+    count = append_lanes<true>(static_cast<unsigned>(_mm256_movemask_ps(on)), j, one, idx, val, count);
   }
   for (; j < cols; ++j) {
     const bool on = u[j] < a[j];
