@@ -594,6 +594,80 @@ bool rbm_fit_epoch(const RbmEpoch& e) {
   return rbm_amx::fit_epoch(run);
 }
 
+bool rbm_fit_loop(const RbmEpoch& e) {
+  const int64_t nv = e.nv, nh = e.nh, rows = e.rows, bs = std::min(e.batch, rows);
+  if (e.check) {
+    // the whole of x before anything changes (NaN fails too)
+    std::atomic<bool> bad{false};
+    parallel_for(rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(nv, 1)), [&](int64_t r0, int64_t r1) {
+      bool b = false;
+      for (int64_t i = r0 * nv; i < r1 * nv; ++i) b |= !(e.x[i] >= 0.0f && e.x[i] <= 1.0f);
+      if (b) bad = true;
+    });
+    if (bad) return false;
+  }
+  // scratch kept per calling thread, as rbm_cd's
+  thread_local AlignedBuffer<float> v0_buf, dw_buf, db_buf, dc_buf, chain_buf;
+  float* v0 = v0_buf.get(std::max<int64_t>(bs, 1) * nv);
+  float* dw = dw_buf.get(nh * nv);
+  float* db = db_buf.get(nv);
+  float* dc = dc_buf.get(nh);
+  float* chain_out = chain_buf.get(std::max<int64_t>(bs, 1) * nv);
+  // p += lr * (d - weight_decay * p) (weight decay on w only), through velocity v with momentum,
+  // in the float operations and order of RBM._epoch_loop's NumPy statements
+  const float lr = e.lr, mom = e.momentum, wd = e.weight_decay;
+  auto update = [&](float* p, const float* d, float* vel, int64_t size, bool decay) {
+    parallel_for(size, 1 << 14, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        float g = d[i];
+        if (decay) g = g - wd * p[i];
+        g = g * lr;
+        if (mom != 0.0f) {
+          vel[i] = vel[i] * mom;
+          vel[i] = vel[i] + g;
+          p[i] = p[i] + vel[i];
+        } else {
+          p[i] = p[i] + g;
+        }
+      }
+    });
+  };
+  uint64_t counter = e.counter;
+  for (int64_t start = 0; start < rows; start += bs) {
+    const int64_t n = std::min(bs, rows - start);
+    for (int64_t r = 0; r < n; ++r) {
+      const int64_t src = e.order != nullptr ? e.order[start + r] : start + r;
+      std::memcpy(v0 + r * nv, e.x + src * nv, sizeof(float) * static_cast<size_t>(nv));
+    }
+    rbm_cd<float>(v0, e.w, e.b, e.c, e.k, e.seed, counter, e.chain, dw, db, dc, chain_out, n, nv, nh);
+    counter += 2 * static_cast<uint64_t>(e.k) + 1;
+    if (e.chain != nullptr) std::memcpy(e.chain, chain_out, sizeof(float) * static_cast<size_t>(n * nv));
+    if (e.gw != nullptr && start + bs >= rows) {
+      std::memcpy(e.gw, dw, sizeof(float) * static_cast<size_t>(nh * nv));
+      std::memcpy(e.gb, db, sizeof(float) * static_cast<size_t>(nv));
+      std::memcpy(e.gc, dc, sizeof(float) * static_cast<size_t>(nh));
+    }
+    update(e.w, dw, e.vw, nh * nv, wd != 0.0f);
+    update(e.b, db, e.vb, nv, false);
+    update(e.c, dc, e.vc, nh, false);
+  }
+  if (e.probe > 0 && e.error != nullptr) {
+    // the mean squared error of the mean-field reconstruction of x[:probe]
+    thread_local AlignedBuffer<float> ph_buf, pv_buf;
+    float* ph = ph_buf.get(e.probe * nh);
+    float* pv = pv_buf.get(e.probe * nv);
+    rbm_hidden_probs<float>(e.x, e.w, e.c, ph, e.probe, nv, nh);
+    rbm_visible_probs<float>(ph, e.w, e.b, pv, e.probe, nv, nh);
+    double sum = 0.0;
+    for (int64_t i = 0; i < e.probe * nv; ++i) {
+      const float d = pv[i] - e.x[i];
+      sum += static_cast<double>(d * d);
+    }
+    *e.error = sum / (static_cast<double>(e.probe) * static_cast<double>(nv));
+  }
+  return true;
+}
+
 void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n) {
   const PhiloxStream stream(seed, counter);
   for (int64_t i = 0; i < n; ++i) out[i] = stream.uniform(static_cast<uint64_t>(i));

@@ -61,6 +61,11 @@ struct RbmEpoch {
 // false the caller runs the loop of rbm_cd calls itself.
 bool rbm_fit_epoch_supported();
 bool rbm_fit_epoch(const RbmEpoch& e);
+// The same epoch where rbm_fit_epoch does not run (any CPU): nn.RBM.fit's loop of rbm_cd calls in one
+// native call, the mini-batches gathered and dw, db, dc kept in this thread's buffers, the update
+// in place with the float operations of RBM._epoch_loop: the same bits as that loop (products and
+// error as `e.products` is ignored). Returns false, changing nothing, when e.check finds x outside [0, 1].
+bool rbm_fit_loop(const RbmEpoch& e);
 
 // How rbm_fit_epoch forms the hidden layers' sums v w^T and the statistics dw: kSparse: sums over
 // the units on (the same float operations as rbm_cd, hence the same bits as a loop of rbm_cd calls);

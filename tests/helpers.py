@@ -139,3 +139,19 @@ def run_python(code, env=None, check=True):
     with tempfile.TemporaryDirectory() as cwd:
         return subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True,
                               check=check)
+
+
+def rbm_layer(nv, nh, seed=0, scale=0.05):
+    """An RBM's (w, b, c) in float32, small random weights and biases."""
+    rng = np.random.default_rng(seed)
+    return ((rng.standard_normal((nh, nv)) * scale).astype(np.float32), (rng.standard_normal(nv) * 0.1).astype(np.float32),
+            (rng.standard_normal(nh) * 0.1).astype(np.float32))
+
+
+def rbm_data(n, nv, seed=1, density=0.2, binary=True):
+    """Training data for an RBM: pixels with their own probabilities (some always off), as in
+    binarised images; with binary=False, probabilities (mostly 0)."""
+    rng = np.random.default_rng(seed)
+    p = rng.random(nv) * 2 * density
+    x = rng.random((n, nv)) < p if binary else rng.random((n, nv)) * (rng.random((n, nv)) < p)
+    return x.astype(np.float32)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import pykernels
-from helpers import concurrently, cpu_setting
+from helpers import concurrently, cpu_setting, rbm_data as data, rbm_layer as layer
 from pykernels import nn
 
 cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
@@ -18,20 +18,6 @@ pytestmark = pytest.mark.skipif(not cpu.rbm_fit_epoch_supported(),
 def products(value):
     """rbm_fit_epoch's hidden sums and dw ('auto', 'sparse', 'dense') for a block."""
     return cpu_setting("_rbm_epoch_products", "_set_rbm_epoch_products", value)
-
-
-def layer(nv, nh, seed=0, scale=0.05):
-    rng = np.random.default_rng(seed)
-    return ((rng.standard_normal((nh, nv)) * scale).astype(np.float32), (rng.standard_normal(nv) * 0.1).astype(np.float32),
-            (rng.standard_normal(nh) * 0.1).astype(np.float32))
-
-
-def data(n, nv, seed=1, density=0.2, binary=True):
-    rng = np.random.default_rng(seed)
-    # pixels with their own probabilities (some always off), as in binarised images
-    p = rng.random(nv) * 2 * density
-    x = rng.random((n, nv)) < p if binary else rng.random((n, nv)) * (rng.random((n, nv)) < p)
-    return x.astype(np.float32)
 
 
 def fit(x, nh, *, fused, epochs=2, seed=0, **kwargs):

@@ -125,34 +125,37 @@ py::tuple cd(const py::array& v0, const py::array& w, const py::array& b, const 
 }
 
 // A float32 array of `shape` that the epoch may write (every in-place argument of rbm_fit_epoch).
-py::array& epoch_array(py::array& a, const std::vector<py::ssize_t>& shape, bool written, const char* name) {
-  const char* op = "rbm_fit_epoch";
+py::array& epoch_array(py::array& a, const std::vector<py::ssize_t>& shape, bool written, const char* name,
+                       const char* op) {
   if (float_dtype(a, op, name) != DType::kF32) throw py::type_error(std::string(op) + ": argument '" + name + "' must be float32");
   expect_shape(a, shape, op, name);
   if (written && !a.writeable()) throw py::value_error(std::string(op) + ": argument '" + name + "' must be writeable");
   return a;
 }
 
+// rbm_fit_epoch (kLoop false) and rbm_fit_loop (kLoop true): the same arguments.
+template <bool kLoop>
 py::object fit_epoch(py::array x, const py::object& order, py::array w, py::array b, py::array c,
-                     const py::object& velocity, int64_t batch_size, int64_t k, double lr, double momentum,
-                     double weight_decay, uint64_t seed, uint64_t counter, const py::object& chain, const py::object& grads,
-                     bool check, int64_t probe) {
-  const char* op = "rbm_fit_epoch";
-  if (!pk::cpu::rbm_fit_epoch_supported())
-    throw py::value_error("rbm_fit_epoch: this CPU (or the visible path chosen) does not take the fused epoch");
-  if (w.ndim() != 2) throw py::value_error("rbm_fit_epoch: argument 'w' must be 2-D (n_hidden, n_visible)");
+                          const py::object& velocity, int64_t batch_size, int64_t k, double lr, double momentum,
+                          double weight_decay, uint64_t seed, uint64_t counter, const py::object& chain,
+                          const py::object& grads, bool check, int64_t probe) {
+  const bool loop = kLoop;
+  const char* op = loop ? "rbm_fit_loop" : "rbm_fit_epoch";
+  if (!loop && !pk::cpu::rbm_fit_epoch_supported())
+    throw py::value_error(std::string(op) + ": this CPU (or the visible path chosen) does not take the fused epoch");
+  if (w.ndim() != 2) throw py::value_error(std::string(op) + ": argument 'w' must be 2-D (n_hidden, n_visible)");
   const py::ssize_t nh = w.shape(0), nv = w.shape(1);
-  if (x.ndim() != 2) throw py::value_error("rbm_fit_epoch: argument 'x' must be 2-D");
+  if (x.ndim() != 2) throw py::value_error(std::string(op) + ": argument 'x' must be 2-D");
   const py::ssize_t rows = x.shape(0);
-  epoch_array(x, {rows, nv}, false, "x");
-  epoch_array(w, {nh, nv}, true, "w");
-  epoch_array(b, {nv}, true, "b");
-  epoch_array(c, {nh}, true, "c");
-  if (batch_size < 1) throw py::value_error("rbm_fit_epoch: argument 'batch_size' must be >= 1");
-  if (k < 1) throw py::value_error("rbm_fit_epoch: argument 'k' must be >= 1");
-  if (probe < 0 || probe > rows) throw py::value_error("rbm_fit_epoch: argument 'probe' must be in [0, len(x)]");
+  epoch_array(x, {rows, nv}, false, "x", op);
+  epoch_array(w, {nh, nv}, true, "w", op);
+  epoch_array(b, {nv}, true, "b", op);
+  epoch_array(c, {nh}, true, "c", op);
+  if (batch_size < 1) throw py::value_error(std::string(op) + ": argument 'batch_size' must be >= 1");
+  if (k < 1) throw py::value_error(std::string(op) + ": argument 'k' must be >= 1");
+  if (probe < 0 || probe > rows) throw py::value_error(std::string(op) + ": argument 'probe' must be in [0, len(x)]");
   if (!std::isfinite(lr) || !std::isfinite(momentum) || !std::isfinite(weight_decay))
-    throw py::value_error("rbm_fit_epoch: lr, momentum and weight_decay must be finite");
+    throw py::value_error(std::string(op) + ": lr, momentum and weight_decay must be finite");
   pk::cpu::RbmEpoch e{};
   std::vector<std::pair<const char*, std::pair<const char*, const char*>>> spans;  // written arrays' bytes
   std::deque<std::string> labels;  // names made for the spans (a deque: push_back keeps them in place)
@@ -167,33 +170,33 @@ py::object fit_epoch(py::array x, const py::object& order, py::array w, py::arra
     expect_shape(order_arr, {rows}, op, "order");
     const int64_t* o = static_cast<const int64_t*>(order_arr.data());
     for (py::ssize_t i = 0; i < rows; ++i)
-      if (o[i] < 0 || o[i] >= rows) throw py::value_error("rbm_fit_epoch: argument 'order' must index the rows of x");
+      if (o[i] < 0 || o[i] >= rows) throw py::value_error(std::string(op) + ": argument 'order' must index the rows of x");
     e.order = o;
   }
   // a triple of written arrays shaped as (w, b, c): the velocities, the last mini-batch's directions
   auto triple = [&](const py::object& obj, const char* name, const char* parts, py::array* out) {
     py::tuple t = obj.cast<py::tuple>();
     if (t.size() != 3)
-      throw py::value_error(std::string("rbm_fit_epoch: argument '") + name + "' must be " + parts);
+      throw py::value_error(std::string(op) + std::string(": argument '") + name + "' must be " + parts);
     const std::vector<py::ssize_t> shapes[] = {{nh, nv}, {nv}, {nh}};
     for (int i = 0; i < 3; ++i) {
       // NOTE: kept in `labels` so that the spans' names outlive this call
       labels.push_back(std::string(name) + "[" + std::to_string(i) + "]");
       out[i] = t[i].cast<py::array>();
-      epoch_array(out[i], shapes[i], true, labels.back().c_str());
+      epoch_array(out[i], shapes[i], true, labels.back().c_str(), op);
       span(out[i], labels.back().c_str());
     }
   };
   const bool moving = momentum != 0.0;
   py::array vel[3];
   if (moving) {
-    if (velocity.is_none()) throw py::value_error("rbm_fit_epoch: momentum needs argument 'velocity' (vw, vb, vc)");
+    if (velocity.is_none()) throw py::value_error(std::string(op) + ": momentum needs argument 'velocity' (vw, vb, vc)");
     triple(velocity, "velocity", "(vw, vb, vc)", vel);
   }
   py::array chain_arr, grad[3];
   if (!chain.is_none()) {
     chain_arr = chain.cast<py::array>();
-    epoch_array(chain_arr, {std::min<py::ssize_t>(batch_size, rows), nv}, true, "chain");
+    epoch_array(chain_arr, {std::min<py::ssize_t>(batch_size, rows), nv}, true, "chain", op);
     span(chain_arr, "chain");
   }
   if (!grads.is_none()) triple(grads, "grads", "(gw, gb, gc)", grad);
@@ -205,7 +208,7 @@ py::object fit_epoch(py::array x, const py::object& order, py::array w, py::arra
   for (size_t i = 0; i < spans.size(); ++i)
     for (size_t j = i + 1; j < spans.size(); ++j)
       if (spans[i].second.first < spans[j].second.second && spans[j].second.first < spans[i].second.second)
-        throw py::value_error(std::string("rbm_fit_epoch: arguments '") + spans[i].first + "' and '" + spans[j].first +
+        throw py::value_error(std::string(op) + std::string(": arguments '") + spans[i].first + "' and '" + spans[j].first +
                               "' share memory");
   e.x = static_cast<const float*>(x.data());
   e.rows = rows;
@@ -239,12 +242,13 @@ py::object fit_epoch(py::array x, const py::object& order, py::array w, py::arra
   bool ok;
   {
     py::gil_scoped_release release;
-    ok = pk::cpu::rbm_fit_epoch(e);
+    ok = loop ? pk::cpu::rbm_fit_loop(e) : pk::cpu::rbm_fit_epoch(e);
   }
-  if (!ok) throw py::value_error("rbm_fit_epoch: argument 'x' must hold values in [0, 1] (binary units or their probabilities)");
+  if (!ok) throw py::value_error(std::string(op) + ": argument 'x' must hold values in [0, 1] (binary units or their probabilities)");
   if (probe == 0) return py::none();
   return py::float_(error);
 }
+
 
 py::array philox_uniform(int64_t n, uint64_t seed, uint64_t counter) {
   if (n < 0) throw py::value_error("philox_uniform: argument 'n' must be >= 0");
@@ -332,12 +336,18 @@ void bind_rbm(py::module_& m) {
       "benchmarks.");
   m.def("rbm_fit_epoch_supported", &pk::cpu::rbm_fit_epoch_supported,
         "Whether rbm_fit_epoch runs here (float32, AVX-512 and the AMX visible path).");
-  m.def("rbm_fit_epoch", &fit_epoch, py::arg("x"), py::arg("order"), py::arg("w"), py::arg("b"), py::arg("c"),
+  m.def("rbm_fit_epoch", &fit_epoch<false>, py::arg("x"), py::arg("order"), py::arg("w"), py::arg("b"), py::arg("c"),
         py::kw_only(), py::arg("velocity") = py::none(), py::arg("batch_size"), py::arg("k"), py::arg("lr"),
         py::arg("momentum"), py::arg("weight_decay"), py::arg("seed"), py::arg("counter"),
         py::arg("chain") = py::none(), py::arg("grads") = py::none(), py::arg("check") = false, py::arg("probe") = 0,
         "One epoch of nn.RBM.fit's mini-batch loop in place (float32; csrc/rbm.h, rbm_fit_epoch); returns the "
         "reconstruction error of x[:probe] after it (None for probe = 0).");
+  m.def("rbm_fit_loop", &fit_epoch<true>, py::arg("x"), py::arg("order"), py::arg("w"), py::arg("b"), py::arg("c"),
+        py::kw_only(), py::arg("velocity") = py::none(), py::arg("batch_size"), py::arg("k"), py::arg("lr"),
+        py::arg("momentum"), py::arg("weight_decay"), py::arg("seed"), py::arg("counter"),
+        py::arg("chain") = py::none(), py::arg("grads") = py::none(), py::arg("check") = false, py::arg("probe") = 0,
+        "rbm_fit_epoch's arguments and result on any CPU: nn.RBM.fit's loop of rbm_cd calls in one native call "
+        "(csrc/rbm.h, rbm_fit_loop), the same bits as that loop.");
   m.def("philox_uniform", &philox_uniform, py::arg("n"), py::arg("seed"), py::arg("counter") = 0,
         "The first n float32 uniforms of the Philox (seed, counter) stream (same as pykernels.random.uniform).");
   m.def("_rbm_sigmoid_coarse", &sigmoid_coarse, py::arg("x"),

@@ -190,9 +190,13 @@ class RBM(Module):
         return counter
 
     def _fused_epoch(self, be, x, velocity):
-        """The backend's one-call epoch (``rbm_fit_epoch``) when it takes these arrays, else None."""
+        """The backend's one-call epoch when it takes these arrays, else None: ``rbm_fit_epoch`` (the
+        AMX epoch) where this CPU has it, else ``rbm_fit_loop`` (this class's loop of rbm_cd calls,
+        _epoch_loop, in one native call: the same bits without the Python around each mini-batch)."""
         fused = getattr(be.impl, "rbm_fit_epoch", None)
         if fused is None or not be.impl.rbm_fit_epoch_supported():
+            fused = getattr(be.impl, "rbm_fit_loop", None)
+        if fused is None:
             return None
         arrays = [self.w.data, self.b.data, self.c.data, self.w.grad, self.b.grad, self.c.grad,
                   *(v for v in velocity if v is not None)]
