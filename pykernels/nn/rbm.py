@@ -130,11 +130,12 @@ class RBM(Module):
             order = order_rng.permutation(len(x))
             probe = min(len(x), 1024)
             if fused is not None:
-                # the whole epoch in one native call (float32 on the cpu backend with AVX-512 and
-                # AMX): the same mini-batches, counters, draws and update as _epoch_loop, with w kept
-                # in the kernels' own layouts between mini-batches (csrc/rbm_epoch_amx.cpp); the
-                # first epoch also checks the data as it reads it (and changes nothing if it fails),
-                # and each returns the reconstruction error below
+                # the whole epoch in one native call (float32 on the cpu backend): with AVX-512 and
+                # AMX the fused epoch, the same mini-batches, counters, draws and update as
+                # _epoch_loop, with w kept in the kernels' own layouts between mini-batches
+                # (csrc/rbm_epoch_amx.cpp); elsewhere rbm_fit_loop, _epoch_loop itself in C++ (the
+                # same bits); the first epoch also checks the data (and changes nothing if it
+                # fails), and each returns the reconstruction error below
                 try:
                     error = fused(x, order, w.data, b.data, c.data, velocity=tuple(velocity) if momentum else None,
                                   batch_size=batch_size, k=k, lr=lr, momentum=momentum, weight_decay=weight_decay,
