@@ -357,50 +357,48 @@ struct Rbm {
 
   // visible() on AVX2 (float only).
   void visible_avx2(const T* h, T* pv, const PhiloxStream* stream, T* v, const SparseRows<T>* vs) {
-    {
-      // AVX2: h @ w as sums of the rows of w that h selects (h is 0/1: about half a GEMM's work for
-      // a hidden layer half on, and no GEMM to call), then the draws. Threads take column ranges
-      // (multiples of 8 units) of every row, each reading only its columns of w; their row lists
-      // of nonzeros are joined after.
-      const int64_t parts = visible_parts(), nb = (nv + 7) / 8;
-      int32_t* counts = buf.part_counts.get(parts * n);
-      parallel_for(parts, 1, [&](int64_t q0, int64_t q1) {
-        thread_local AlignedBuffer<int32_t> lists, list_counts;
-        for (int64_t q = q0; q < q1; ++q) {
-          const int64_t c0 = std::min(nv, 8 * (nb * q / parts)), c1 = std::min(nv, 8 * (nb * (q + 1) / parts));
-          if (c0 == c1) {
-            for (int64_t r = 0; r < n; ++r) counts[q * n + r] = 0;
-            continue;
-          }
-          rbm_avx2::binary_sums(h, n, nh, w, nv, c0, c1, pv, lists.get(n * nh), list_counts.get(n));
-          if (vs != nullptr) {
-            const SparseRows<T> part{vs->idx + c0, vs->val + c0, counts + q * n, nv};
-            activate_block<T>(pv, b, 0, n, nv, c0, c1, stream, v, &part);
-          } else {
-            activate_block<T>(pv, b, 0, n, nv, c0, c1, stream, v, nullptr);
-          }
+    // AVX2: h @ w as sums of the rows of w that h selects (h is 0/1: about half a GEMM's work for
+    // a hidden layer half on, and no GEMM to call), then the draws. Threads take column ranges
+    // (multiples of 8 units) of every row, each reading only its columns of w; their row lists
+    // of nonzeros are joined after.
+    const int64_t parts = visible_parts(), nb = (nv + 7) / 8;
+    int32_t* counts = buf.part_counts.get(parts * n);
+    parallel_for(parts, 1, [&](int64_t q0, int64_t q1) {
+      thread_local AlignedBuffer<int32_t> lists, list_counts;
+      for (int64_t q = q0; q < q1; ++q) {
+        const int64_t c0 = std::min(nv, 8 * (nb * q / parts)), c1 = std::min(nv, 8 * (nb * (q + 1) / parts));
+        if (c0 == c1) {
+          for (int64_t r = 0; r < n; ++r) counts[q * n + r] = 0;
+          continue;
         }
-      });
-      if (vs != nullptr) {
-        // join each row's nonzeros: part q's list starts at column c0 of the row's space, its
-        // indices counted from c0
-        for (int64_t r = 0; r < n; ++r) {
-          int32_t total = counts[r];
-          for (int64_t q = 1; q < parts; ++q) {
-            const int64_t c0 = std::min(nv, 8 * (nb * q / parts));
-            const int32_t* from_idx = vs->idx + r * nv + c0;
-            const T* from_val = vs->val + r * nv + c0;
-            int32_t* to_idx = vs->idx + r * nv + total;
-            T* to_val = vs->val + r * nv + total;
-            const int32_t m = counts[q * n + r];
-            for (int32_t p = 0; p < m; ++p) {  // (to <= from: forward copies)
-              to_idx[p] = from_idx[p] + static_cast<int32_t>(c0);
-              to_val[p] = from_val[p];
-            }
-            total += m;
-          }
-          vs->count[r] = total;
+        rbm_avx2::binary_sums(h, n, nh, w, nv, c0, c1, pv, lists.get(n * nh), list_counts.get(n));
+        if (vs != nullptr) {
+          const SparseRows<T> part{vs->idx + c0, vs->val + c0, counts + q * n, nv};
+          activate_block<T>(pv, b, 0, n, nv, c0, c1, stream, v, &part);
+        } else {
+          activate_block<T>(pv, b, 0, n, nv, c0, c1, stream, v, nullptr);
         }
+      }
+    });
+    if (vs != nullptr) {
+      // join each row's nonzeros: part q's list starts at column c0 of the row's space, its
+      // indices counted from c0
+      for (int64_t r = 0; r < n; ++r) {
+        int32_t total = counts[r];
+        for (int64_t q = 1; q < parts; ++q) {
+          const int64_t c0 = std::min(nv, 8 * (nb * q / parts));
+          const int32_t* from_idx = vs->idx + r * nv + c0;
+          const T* from_val = vs->val + r * nv + c0;
+          int32_t* to_idx = vs->idx + r * nv + total;
+          T* to_val = vs->val + r * nv + total;
+          const int32_t m = counts[q * n + r];
+          for (int32_t p = 0; p < m; ++p) {  // (to <= from: forward copies)
+            to_idx[p] = from_idx[p] + static_cast<int32_t>(c0);
+            to_val[p] = from_val[p];
+          }
+          total += m;
+        }
+        vs->count[r] = total;
       }
     }
   }

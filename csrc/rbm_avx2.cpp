@@ -22,9 +22,11 @@ inline __m256i lane_mask(int64_t n) {
 
 // The lanes of each 8-bit mask packed to the front, one byte each (table[m] byte q: the q-th set bit
 // of m): the compress that AVX2 lacks, by vpermd.
+// NOTE: constexpr, built by the compiler: a constructor run when the module loads would run code
+// of this file (compiled for AVX2) on every CPU.
 struct CompressTable {
   uint64_t lanes[256];
-  CompressTable() {
+  constexpr CompressTable() : lanes{} {
     for (unsigned m = 0; m < 256; ++m) {
       uint64_t packed = 0;
       int q = 0;
@@ -34,7 +36,7 @@ struct CompressTable {
     }
   }
 };
-const CompressTable kCompress;
+constexpr CompressTable kCompress{};
 
 // The permutation that packs the lanes of mask bits m to the front.
 inline __m256i compress_perm(unsigned m) {
