@@ -120,6 +120,20 @@ int32_t activate_row_portable(T* a, const T* bias, int64_t cols, const float* u,
 
 // ---- dispatch -----------------------------------------------------------------------------------------
 
+// The uniforms of Philox blocks block0 .. block0 + nblocks - 1 into out, by the active instruction
+// set's kernel for float32 layers (which writes whole groups of 16 blocks: out holds 4 * nblocks
+// rounded up to 64), else the portable loop.
+template <class T>
+void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, float* out) {
+  if (use_avx512<T>()) {
+    rbm_avx512::philox_units(stream, block0, nblocks, out);
+  } else if (use_avx2<T>()) {
+    rbm_avx2::philox_units(stream, block0, nblocks, out);
+  } else {
+    philox_units_portable(stream, block0, nblocks, out);
+  }
+}
+
 // One pass over rows r0 .. r1 - 1, columns c0 .. c1 - 1 of a (rows, cols) layer after its product: act holds the
 // pre-activation less the bias on entry and P(unit = 1) = sigmoid(act + bias) on exit; with
 // `stream`, sample[i] = 1 exactly where the stream's uniform of element i (row-major) is below that
@@ -139,13 +153,7 @@ void activate_block(T* act, const T* bias, int64_t r0, int64_t r1, int64_t cols,
       const uint64_t first = static_cast<uint64_t>(r * cols + c0);
       const uint64_t block0 = first >> 2;
       const int64_t nblocks = static_cast<int64_t>(((first + static_cast<uint64_t>(width) + 3) >> 2) - block0);
-      if (use_avx512<T>()) {
-        rbm_avx512::philox_units(*stream, block0, nblocks, u);
-      } else if (use_avx2<T>()) {
-        rbm_avx2::philox_units(*stream, block0, nblocks, u);
-      } else {
-        philox_units_portable(*stream, block0, nblocks, u);
-      }
+      philox_units<T>(*stream, block0, nblocks, u);
       ur = u + (first & 3);
     }
     int32_t* idx = nonzeros != nullptr ? nonzeros->idx + r * cols : idx_scratch.get(width);
@@ -673,18 +681,10 @@ void philox_uniform(uint64_t seed, uint64_t counter, float* out, int64_t n) {
 
 void philox_blocks(uint64_t seed, uint64_t counter, uint64_t block0, int64_t nblocks, float* out) {
   const PhiloxStream stream(seed, counter);
-  if (!use_avx512<float>() && !use_avx2<float>()) {
-    philox_units_portable(stream, block0, nblocks, out);
-    return;
-  }
-  // the kernels write whole groups of 16 blocks
+  // (the vector kernels write whole groups of 16 blocks)
   thread_local AlignedBuffer<float> units;
   float* u = units.get((nblocks + 15) / 16 * 64);
-  if (use_avx512<float>()) {
-    rbm_avx512::philox_units(stream, block0, nblocks, u);
-  } else {
-    rbm_avx2::philox_units(stream, block0, nblocks, u);
-  }
+  philox_units<float>(stream, block0, nblocks, u);
   std::copy(u, u + 4 * nblocks, out);
 }
 

@@ -131,17 +131,8 @@ inline void philox_sets(const uint32_t* keys, __m256i c2, __m256i c3, uint64_t b
 }  // namespace
 
 void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, float* out) {
-  using namespace philox_detail;
   uint32_t keys[20];
-  uint32_t k0 = stream.k0, k1 = stream.k1;
-  for (int round = 0; round < 10; ++round) {
-    if (round > 0) {
-      k0 += kWeyl0;
-      k1 += kWeyl1;
-    }
-    keys[2 * round] = k0;
-    keys[2 * round + 1] = k1;
-  }
+  philox_round_keys(stream, keys);
   const __m256i c2 = _mm256_set1_epi64x(stream.c2), c3 = _mm256_set1_epi64x(stream.c3);
   // 16 blocks at a time (four independent chains of multiplies in flight); the last group may
   // write past 4 * nblocks, up to the next multiple of 64 floats (rbm_isa.h)

@@ -62,17 +62,8 @@ inline void philox_sets(const uint32_t* keys, __m512i c2, __m512i c3, uint64_t b
 }  // namespace
 
 void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, float* out) {
-  using namespace philox_detail;
   uint32_t keys[20];
-  uint32_t k0 = stream.k0, k1 = stream.k1;
-  for (int round = 0; round < 10; ++round) {
-    if (round > 0) {
-      k0 += kWeyl0;
-      k1 += kWeyl1;
-    }
-    keys[2 * round] = k0;
-    keys[2 * round + 1] = k1;
-  }
+  philox_round_keys(stream, keys);
   const __m512i c2 = _mm512_set1_epi64(stream.c2), c3 = _mm512_set1_epi64(stream.c3);
   // 32 blocks at a time (four independent chains of multiplies in flight), then 16 or 32 for the
   // rest: whole groups of 16 blocks, as before

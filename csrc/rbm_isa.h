@@ -61,6 +61,20 @@ void to_columns(const SparseRows<T>& s, int64_t rows, SparseCols<T>& c, int32_t*
   if (c.val != nullptr) c.ones = ones;
 }
 
+// The keys (k0, k1) of the 10 rounds of `stream`, keys[2 round] and keys[2 round + 1], for the vector
+// Philox kernels (philox4x32_10 advances them as it goes).
+inline void philox_round_keys(const PhiloxStream& stream, uint32_t* keys) {
+  uint32_t k0 = stream.k0, k1 = stream.k1;
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += philox_detail::kWeyl0;
+      k1 += philox_detail::kWeyl1;
+    }
+    keys[2 * round] = k0;
+    keys[2 * round + 1] = k1;
+  }
+}
+
 }  // namespace
 
 namespace rbm_avx512 {

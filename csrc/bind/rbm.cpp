@@ -139,9 +139,8 @@ py::object fit_epoch(py::array x, const py::object& order, py::array w, py::arra
                           const py::object& velocity, int64_t batch_size, int64_t k, double lr, double momentum,
                           double weight_decay, uint64_t seed, uint64_t counter, const py::object& chain,
                           const py::object& grads, bool check, int64_t probe) {
-  const bool loop = kLoop;
-  const char* op = loop ? "rbm_fit_loop" : "rbm_fit_epoch";
-  if (!loop && !pk::cpu::rbm_fit_epoch_supported())
+  const char* op = kLoop ? "rbm_fit_loop" : "rbm_fit_epoch";
+  if (!kLoop && !pk::cpu::rbm_fit_epoch_supported())
     throw py::value_error(std::string(op) + ": this CPU (or the visible path chosen) does not take the fused epoch");
   if (w.ndim() != 2) throw py::value_error(std::string(op) + ": argument 'w' must be 2-D (n_hidden, n_visible)");
   const py::ssize_t nh = w.shape(0), nv = w.shape(1);
@@ -177,7 +176,7 @@ py::object fit_epoch(py::array x, const py::object& order, py::array w, py::arra
   auto triple = [&](const py::object& obj, const char* name, const char* parts, py::array* out) {
     py::tuple t = obj.cast<py::tuple>();
     if (t.size() != 3)
-      throw py::value_error(std::string(op) + std::string(": argument '") + name + "' must be " + parts);
+      throw py::value_error(std::string(op) + ": argument '" + name + "' must be " + parts);
     const std::vector<py::ssize_t> shapes[] = {{nh, nv}, {nv}, {nh}};
     for (int i = 0; i < 3; ++i) {
       // NOTE: kept in `labels` so that the spans' names outlive this call
@@ -208,7 +207,7 @@ py::object fit_epoch(py::array x, const py::object& order, py::array w, py::arra
   for (size_t i = 0; i < spans.size(); ++i)
     for (size_t j = i + 1; j < spans.size(); ++j)
       if (spans[i].second.first < spans[j].second.second && spans[j].second.first < spans[i].second.second)
-        throw py::value_error(std::string(op) + std::string(": arguments '") + spans[i].first + "' and '" + spans[j].first +
+        throw py::value_error(std::string(op) + ": arguments '" + spans[i].first + "' and '" + spans[j].first +
                               "' share memory");
   e.x = static_cast<const float*>(x.data());
   e.rows = rows;
@@ -242,13 +241,12 @@ py::object fit_epoch(py::array x, const py::object& order, py::array w, py::arra
   bool ok;
   {
     py::gil_scoped_release release;
-    ok = loop ? pk::cpu::rbm_fit_loop(e) : pk::cpu::rbm_fit_epoch(e);
+    ok = kLoop ? pk::cpu::rbm_fit_loop(e) : pk::cpu::rbm_fit_epoch(e);
   }
   if (!ok) throw py::value_error(std::string(op) + ": argument 'x' must hold values in [0, 1] (binary units or their probabilities)");
   if (probe == 0) return py::none();
   return py::float_(error);
 }
-
 
 py::array philox_uniform(int64_t n, uint64_t seed, uint64_t counter) {
   if (n < 0) throw py::value_error("philox_uniform: argument 'n' must be >= 0");
