@@ -5,10 +5,13 @@
 // Layout (all row-major, C contiguous along N, so vectors run along N):
 //   C (MR x NR micro-tile) += A micro-panel (MR x KC, one element broadcast per row and k)
 //                           * B micro-panel (KC x NR, NV vectors loaded per k).
-// Loop nest per thread, outermost first:
-//   ic (MC rows of A, packed into MR-row panels, k-major) -> pc (KC) -> jc (NC columns of B, packed
-//   into NR-column panels, the block that stays in L2) -> ir (MR) -> jr (NR): micro-kernel.
+// Loop nest per thread, outermost first (gemm_serial, for cores with an L2 of 1 MiB or more):
+//   ic (MC rows of A, packed into MR-row panels) -> pc (KC) -> jc (NC columns of B, packed into
+//   NR-column panels, the block that stays in L2) -> ir (MR) -> jr (NR): micro-kernel.
 //   The A micro-panel (MR x KC) stays in L1 across the jr loop; the B block streams from L2.
+// Or, for Traits with kGotoOrder (gemm_serial_goto, for smaller L2s), the GotoBLAS order:
+//   jc (NC, the packed B block in L3) -> pc (KC) -> ic (MC, the packed A block in L2) -> jr (NR,
+//   the B micro-panel stays in L1 across the ir loop) -> ir (MR, A micro-panels from L2).
 // Small operands are not packed: the micro-kernel reads A (either orientation) and an untransposed
 // B in place, which is what wins for the small shapes of the networks (e.g. 64x784x128).
 // Threads: C is cut into a tm x tn grid of independent sub-problems, one per thread, each with its
@@ -20,6 +23,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "common/aligned_buffer.h"
@@ -154,11 +159,51 @@ void pack_a(const GemmArgs<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc
   }
 }
 
+// op(A)[i0:i0+mc, p0:p0+kc] into MR-row panels stored k-major whatever A's orientation (element
+// (i, p) of panel q at q*MR*kc + p*MR + i): one stream of broadcasts for the micro-kernel. Rows past
+// the edge of the last panel are zero.
+template <int MR, class T>
+void pack_a_kmajor(const GemmArgs<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* dst) {
+  for (int64_t r = 0; r < mc; r += MR) {
+    const int64_t mr = std::min<int64_t>(MR, mc - r);
+    T* d = dst + r * kc;
+    if (g.trans_a) {
+      const T* s = g.a + p0 * g.lda + i0 + r;
+      for (int64_t p = 0; p < kc; ++p) {
+        for (int64_t i = 0; i < mr; ++i) d[p * MR + i] = s[p * g.lda + i];
+        for (int64_t i = mr; i < MR; ++i) d[p * MR + i] = T(0);
+      }
+    } else if (mr == MR) {
+      const T* s = g.a + (i0 + r) * g.lda + p0;
+      for (int64_t p = 0; p < kc; ++p)
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) d[p * MR + i] = s[i * g.lda + p];
+    } else {
+      const T* s = g.a + (i0 + r) * g.lda + p0;
+      for (int64_t p = 0; p < kc; ++p) {
+        for (int64_t i = 0; i < mr; ++i) d[p * MR + i] = s[i * g.lda + p];
+        for (int64_t i = mr; i < MR; ++i) d[p * MR + i] = T(0);
+      }
+    }
+  }
+}
+
 // op(B)[p0:p0+kc, j0:j0+nc] into NR-column panels: panel q holds columns q*NR.., element (p, j) at
 // q*NR*kc + p*NR + j; columns past the edge are zero.
 template <int NR, class T>
 void pack_b(const GemmArgs<T>& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, T* dst) {
-  for (int64_t q = 0; q < nc; q += NR) {
+  int64_t q0 = 0;
+  if (!g.trans_b) {
+    // Whole panels row by row of B: each row of B is read once, front to back, and lands as one
+    // NR-element piece in each panel (rather than a panel at a time, KC rows a page apart each).
+    q0 = nc / NR * NR;
+    for (int64_t p = 0; p < kc; ++p) {
+      const T* s = g.b + (p0 + p) * g.ldb + j0;
+      T* d = dst + p * NR;
+      for (int64_t q = 0; q < q0; q += NR) std::memcpy(d + q * kc, s + q, NR * sizeof(T));
+    }
+  }
+  for (int64_t q = q0; q < nc; q += NR) {
     const int64_t nr = std::min<int64_t>(NR, nc - q);
     T* d = dst + q * kc;
     if (g.trans_b) {  // op(B)(p, j) = b[j * ldb + p]: a transpose
@@ -195,6 +240,12 @@ Plan<K> plan(const GemmArgs<T>& g) {
   p.pack_b = g.trans_b || bytes_b > K::kDirectB;
   return p;
 }
+
+// Whether K asks for the GotoBLAS order of gemm_serial_goto (declares kGotoOrder = true).
+template <class K, class = void>
+struct GotoOrder : std::false_type {};
+template <class K>
+struct GotoOrder<K, std::void_t<decltype(K::kGotoOrder)>> : std::bool_constant<K::kGotoOrder> {};
 
 template <class K>
 constexpr int64_t workspace_per_thread() {
@@ -273,6 +324,82 @@ void gemm_serial(const GemmArgs<typename K::V::T>& g, typename K::V::T* work) {
       }
     }
   }
+}
+
+// The same product in the GotoBLAS / BLIS order, for cores whose L2 is too small to hold a B block
+// of the order above next to its streams: jc (NC columns of B, the packed B block in L3) -> pc (KC)
+// -> ic (MC rows of A, the packed A block in L2) -> jr (NR: the B micro-panel, KC x NR, stays in L1)
+// -> ir (MR: the A micro-panels stream from L2) -> micro-kernel. A is packed k-major, one stream.
+template <class K>
+void gemm_serial_goto(const GemmArgs<typename K::V::T>& g, typename K::V::T* work) {
+  using V = typename K::V;
+  using T = typename V::T;
+  constexpr int MR = K::kMR;
+  constexpr int NV = K::kNV;
+  constexpr int L = V::kLanes;
+  constexpr int NR = NV * L;
+  const Plan<K> pl = plan<K>(g);
+  T* abuf = work;
+  T* bbuf = work + K::kMC * K::kKC;
+  const bool a_rows = !g.trans_a && !pl.pack_a;  // A read in place with its rows contiguous in k
+  const auto& tiles = tile_table<V, MR, NV>().fn[a_rows];
+
+  const int64_t MC = even_block(g.m, K::kMC, MR);
+  const int64_t KC = even_block(g.k, K::kKC, 1);
+  const int64_t NC = even_block(g.n, K::kNC, NR);
+  for (int64_t jc = 0; jc < g.n; jc += NC) {
+    const int64_t nc = std::min<int64_t>(NC, g.n - jc);
+    for (int64_t pc = 0; pc < g.k; pc += KC) {
+      const int64_t kc = std::min<int64_t>(KC, g.k - pc);
+      const T beta = pc == 0 ? g.beta : T(1);
+      if (pl.pack_b) pack_b<NR>(g, pc, kc, jc, nc, bbuf);
+      for (int64_t ic = 0; ic < g.m; ic += MC) {
+        const int64_t mc = std::min<int64_t>(MC, g.m - ic);
+        if (pl.pack_a) pack_a_kmajor<MR>(g, ic, mc, pc, kc, abuf);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          const int nv = (nr + L - 1) / L;
+          const int nlast = nr - (nv - 1) * L;
+          const T* bp;
+          int64_t ldb;
+          bool mask_b = false;
+          if (pl.pack_b) {
+            bp = bbuf + jr * kc;
+            ldb = NR;
+          } else {
+            bp = g.b + pc * g.ldb + jc + jr;
+            ldb = g.ldb;
+            mask_b = nlast != L;
+          }
+          T* ccol = g.c + ic * g.ldc + jc + jr;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+            const T* ap;
+            int64_t sa;
+            if (pl.pack_a) {
+              ap = abuf + ir * kc;
+              sa = MR;
+            } else if (g.trans_a) {
+              ap = g.a + pc * g.lda + ic + ir;
+              sa = g.lda;
+            } else {
+              ap = g.a + (ic + ir) * g.lda + pc;
+              sa = g.lda;
+            }
+            tiles[mask_b][mr - 1][nv - 1](kc, ap, sa, bp, ldb, ccol + ir * g.ldc, g.ldc, g.alpha, beta, nlast);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class K>
+void gemm_one_thread(const GemmArgs<typename K::V::T>& g, typename K::V::T* work) {
+  if constexpr (GotoOrder<K>::value)
+    gemm_serial_goto<K>(g, work);
+  else
+    gemm_serial<K>(g, work);
 }
 
 // C = beta * C for k == 0 (beta == 0 writes zeros without reading C).
@@ -410,7 +537,7 @@ void gemm_blocked(const GemmArgs<typename K::V::T>& g) {
   constexpr int64_t per_thread = workspace_per_thread<K>();
   T* work = workspace.get(per_thread * nt);
   if (nt == 1) {
-    gemm_serial<K>(g, work);
+    gemm_one_thread<K>(g, work);
     return;
   }
   const Grid grid = choose_grid<K>(g.m, g.n, nt);
@@ -432,7 +559,7 @@ void gemm_blocked(const GemmArgs<typename K::V::T>& g) {
       sub.a = g.trans_a ? g.a + i0 : g.a + i0 * g.lda;
       sub.b = g.trans_b ? g.b + j0 * g.ldb : g.b + j0;
       sub.c = g.c + i0 * g.ldc + j0;
-      gemm_serial<K>(sub, work + per_thread * t);
+      gemm_one_thread<K>(sub, work + per_thread * t);
     }
   }, short_parts);
 }

@@ -142,10 +142,11 @@ def test_course_worked_example(backend, dtype):
 # ---- every instruction-set path of the cpu backend ----------------------------------------------------
 
 # Shapes past every edge and block of the kernels: micro-tile edges (MR 6/12, vectors of 2-16
-# lanes), several KC blocks (K > 256), several NC blocks (N > 512), packed and in-place operands
-# (A > 256 KiB, B > 512 KiB or transposed are packed), two threads and one, several MC blocks (M > 2040).
+# lanes), several KC blocks (K > 256), several NC blocks (N > 512; N > 2048 and 3072 per thread for
+# the AVX2 GotoBLAS order), packed and in-place operands (A > 256 KiB, B > 512 KiB or transposed
+# are packed), two threads and one, several MC blocks (M > 2040; M > 96 and 144 for AVX2).
 ISA_SHAPES = [(1, 1, 1), (5, 3, 2), (13, 17, 19), (12, 32, 7), (25, 47, 300), (300, 530, 40),
-              (400, 30, 200), (20, 700, 200), (2100, 9, 40),
+              (400, 30, 200), (20, 700, 200), (2100, 9, 40), (40, 6500, 50),
               # one row of C (the RNN's per-step product): several passes of 8 vectors, a ragged edge
               (1, 100, 100), (1, 300, 33), (1, 17, 500)]
 
