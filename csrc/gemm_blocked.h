@@ -261,6 +261,37 @@ inline int64_t even_block(int64_t size, int64_t max_block, int64_t unit) {
   return std::min(max_block, (b + unit - 1) / unit * unit);
 }
 
+// Where the micro-kernel finds its operands, packed or read in place (both loop orders).
+template <class K>
+struct Panels {
+  using T = typename K::V::T;
+  static constexpr int NR = K::kNV * K::V::kLanes;
+  const GemmArgs<T>& g;
+  Plan<K> pl;
+  const T* abuf;  // the packed A block: MR-row panels, row-major or (a_kmajor) k-major
+  const T* bbuf;  // the packed B block: NR-column panels
+  bool a_kmajor;
+
+  // The A micro-panel of rows i0 + r (r: its offset in the block starting at row i0), columns
+  // pc ..: its start and its stride sa (see micro_tile).
+  std::pair<const T*, int64_t> a(int64_t i0, int64_t r, int64_t pc, int64_t kc) const {
+    if (pl.pack_a) return {abuf + r * kc, a_kmajor || g.trans_a ? K::kMR : kc};
+    if (g.trans_a) return {g.a + pc * g.lda + i0 + r, g.lda};
+    return {g.a + (i0 + r) * g.lda + pc, g.lda};
+  }
+  // The B micro-panel of columns j0 + q, rows pc ..: its start, row stride, and whether its last
+  // vector must be read masked (B in place, at its right edge).
+  struct B {
+    const T* p;
+    int64_t ld;
+    bool mask;
+  };
+  B b(int64_t j0, int64_t q, int64_t pc, int64_t kc, int nlast) const {
+    if (pl.pack_b) return {bbuf + q * kc, NR, false};
+    return {g.b + pc * g.ldb + j0 + q, g.ldb, nlast != K::V::kLanes};
+  }
+};
+
 template <class K>
 void gemm_serial(const GemmArgs<typename K::V::T>& g, typename K::V::T* work) {
   using V = typename K::V;
@@ -274,6 +305,7 @@ void gemm_serial(const GemmArgs<typename K::V::T>& g, typename K::V::T* work) {
   T* bbuf = work + K::kMC * K::kKC;
   const bool a_rows = !g.trans_a;  // A (packed or not) has its rows contiguous in k
   const auto& tiles = tile_table<V, MR, NV>().fn[a_rows];
+  const Panels<K> op{g, pl, abuf, bbuf, false};
 
   // Equal blocks rather than full blocks and a sliver (k = 784 is 4 x 196, not 3 x 256 + 16).
   const int64_t MC = even_block(g.m, K::kMC, MR);
@@ -290,35 +322,14 @@ void gemm_serial(const GemmArgs<typename K::V::T>& g, typename K::V::T* work) {
         if (pl.pack_b) pack_b<NR>(g, pc, kc, jc, nc, bbuf);
         for (int64_t ir = 0; ir < mc; ir += MR) {
           const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-          const T* ap;
-          int64_t sa;
-          if (pl.pack_a) {
-            ap = abuf + ir * kc;
-            sa = g.trans_a ? MR : kc;
-          } else if (g.trans_a) {
-            ap = g.a + pc * g.lda + ic + ir;
-            sa = g.lda;
-          } else {
-            ap = g.a + (ic + ir) * g.lda + pc;
-            sa = g.lda;
-          }
+          const auto [ap, sa] = op.a(ic, ir, pc, kc);
           T* crow = g.c + (ic + ir) * g.ldc + jc;
           for (int64_t jr = 0; jr < nc; jr += NR) {
             const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
             const int nv = (nr + L - 1) / L;
             const int nlast = nr - (nv - 1) * L;
-            const T* bp;
-            int64_t ldb;
-            bool mask_b = false;
-            if (pl.pack_b) {
-              bp = bbuf + jr * kc;
-              ldb = NR;
-            } else {
-              bp = g.b + pc * g.ldb + jc + jr;
-              ldb = g.ldb;
-              mask_b = nlast != L;
-            }
-            tiles[mask_b][mr - 1][nv - 1](kc, ap, sa, bp, ldb, crow + jr, g.ldc, g.alpha, beta, nlast);
+            const auto bp = op.b(jc, jr, pc, kc, nlast);
+            tiles[bp.mask][mr - 1][nv - 1](kc, ap, sa, bp.p, bp.ld, crow + jr, g.ldc, g.alpha, beta, nlast);
           }
         }
       }
@@ -343,6 +354,7 @@ void gemm_serial_goto(const GemmArgs<typename K::V::T>& g, typename K::V::T* wor
   T* bbuf = work + K::kMC * K::kKC;
   const bool a_rows = !g.trans_a && !pl.pack_a;  // A read in place with its rows contiguous in k
   const auto& tiles = tile_table<V, MR, NV>().fn[a_rows];
+  const Panels<K> op{g, pl, abuf, bbuf, true};
 
   const int64_t MC = even_block(g.m, K::kMC, MR);
   const int64_t KC = even_block(g.k, K::kKC, 1);
@@ -360,33 +372,12 @@ void gemm_serial_goto(const GemmArgs<typename K::V::T>& g, typename K::V::T* wor
           const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           const int nv = (nr + L - 1) / L;
           const int nlast = nr - (nv - 1) * L;
-          const T* bp;
-          int64_t ldb;
-          bool mask_b = false;
-          if (pl.pack_b) {
-            bp = bbuf + jr * kc;
-            ldb = NR;
-          } else {
-            bp = g.b + pc * g.ldb + jc + jr;
-            ldb = g.ldb;
-            mask_b = nlast != L;
-          }
+          const auto bp = op.b(jc, jr, pc, kc, nlast);
           T* ccol = g.c + ic * g.ldc + jc + jr;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            const T* ap;
-            int64_t sa;
-            if (pl.pack_a) {
-              ap = abuf + ir * kc;
-              sa = MR;
-            } else if (g.trans_a) {
-              ap = g.a + pc * g.lda + ic + ir;
-              sa = g.lda;
-            } else {
-              ap = g.a + (ic + ir) * g.lda + pc;
-              sa = g.lda;
-            }
-            tiles[mask_b][mr - 1][nv - 1](kc, ap, sa, bp, ldb, ccol + ir * g.ldc, g.ldc, g.alpha, beta, nlast);
+            const auto [ap, sa] = op.a(ic, ir, pc, kc);
+            tiles[bp.mask][mr - 1][nv - 1](kc, ap, sa, bp.p, bp.ld, ccol + ir * g.ldc, g.ldc, g.alpha, beta, nlast);
           }
         }
       }
