@@ -204,20 +204,10 @@ bool narrow_gemm_wins(const GemmArgs<float>& g) {
 void narrow_gemm(const GemmArgs<float>& g) {
   const int np = static_cast<int>((g.n + 1) & ~int64_t{1});
   const int64_t steps = (g.k + 7) >> 3;
-  const int64_t size = steps * np * 8;  // a multiple of 16 floats: the threads' copies share no line
-  const narrow::RowsFn fn = narrow::kRows[np / 2 - 1];
-  const int nt = gemm_threads<KernelF32>(g.m, g.n, g.k);
-  // allocated here, where std::bad_alloc still reaches the caller
-  static thread_local AlignedBuffer<float> packed;
-  float* bt = packed.get(size * nt);
-  // NOTE: each thread packs its own copy of B: reading one written by the other core cost more than
-  // the kernel (64x512x12: 12.3 us on 2 threads against 6.0 on one).
-  run_parts(nt, [&](int t) {
-    const int64_t i0 = g.m * t / nt, i1 = g.m * (t + 1) / nt;
-    if (i0 >= i1) return;
-    narrow::pack_bt(g, steps, np, bt + size * t);
-    fn(g, bt + size * t, i0, i1);
-  });
+  // (steps * np * 8: a multiple of 16 floats)
+  run_narrow<KernelF32>(
+      g, steps * np * 8, [&](const GemmArgs<float>& a, float* bt) { narrow::pack_bt(a, steps, np, bt); },
+      narrow::kRows[np / 2 - 1]);
 }
 
 }  // namespace

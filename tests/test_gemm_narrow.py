@@ -1,26 +1,28 @@
-"""The float32 GEMM kernel for narrow products (csrc/gemm_avx512.cpp, narrow::): at most 12 columns,
-A not transposed, m >= 8, 16 <= k <= 8192, vectors along K (lane 8 jj + kk of an accumulator: row i,
-column 2 g + jj, k = 8 s + kk), a packed copy of B per thread, the 8 partial sums of each output
-added by shuffles at the end.
+"""The float32 GEMM kernels for narrow products (narrow:: in csrc/gemm_avx512.cpp and
+csrc/gemm_avx2.cpp): at most 12 columns, A not transposed, m >= 8, 16 <= k <= 8192, vectors along K
+(AVX-512: lane 8 jj + kk of an accumulator holds row i, column 2 g + jj, k = 8 s + kk; AVX2: lane kk
+of accumulator (i, j)), a packed copy of B per thread, the 8 partial sums of each output added by
+shuffles or horizontal adds at the end.
 
-Checked against float64 within the rounding bound of its order of summation, exactly with integer
-operands (which pins every lane of the layout), for IEEE special values, and for the same bits
-wherever a row falls. The blocked kernel, the oracle for which products are taken, is reached with A
-in Fortran order (the transposed-A path). Skipped where the cpu backend does not run AVX-512."""
+Checked, on each instruction set that has such a kernel, against float64 within the rounding bound
+of its order of summation, exactly with integer operands (which pins every lane of the layout), for
+IEEE special values, and for the same bits wherever a row falls. The blocked kernel, the oracle for
+which products are taken, is reached with A in Fortran order (the transposed-A path). Skipped where
+the CPU runs neither AVX-512 nor AVX2."""
 import numpy as np
 import pytest
 
 import pykernels
-from helpers import concurrently, random
+from helpers import concurrently, cpu_setting, random
 
 EPS32 = 2.0**-24
 
 
-@pytest.fixture(autouse=True)
-def avx512():
-    cpu = pytest.importorskip("pykernels._cpu", reason="the C++ extension is not built")
-    if cpu.get_isa() != "avx512":
-        pytest.skip(f"the narrow kernel is AVX-512 only; this CPU runs {cpu.get_isa()!r}")
+@pytest.fixture(autouse=True, params=["avx512", "avx2"])
+def narrow_isa(request):
+    """Each instruction set with a narrow kernel that this CPU runs, selected for the test."""
+    with cpu_setting("get_isa", "set_isa", request.param):
+        yield request.param
 
 
 def ours(a, b, c=None, **kw):
