@@ -236,6 +236,33 @@ Buffers<T>& buffers() {
   return b;
 }
 
+// Joins the row lists of nonzeros that `parts` column parts wrote into vs (row r's space starts at
+// r * nv): part q's list of row r starts at column start(q) of that space, holds counts[q * n + r]
+// entries, and counts its indices from start(q) when `relative`. Each row's joined list starts at
+// r * nv, its length into vs.count[r].
+template <class T, class Start>
+void join_row_lists(const SparseRows<T>& vs, const int32_t* counts, int64_t n, int64_t nv, int64_t parts, Start&& start,
+                    bool relative) {
+  for (int64_t r = 0; r < n; ++r) {
+    int32_t total = counts[r];
+    for (int64_t q = 1; q < parts; ++q) {
+      const int64_t c0 = start(q);
+      const int32_t shift = relative ? static_cast<int32_t>(c0) : 0;
+      const int32_t* from_idx = vs.idx + r * nv + c0;
+      const T* from_val = vs.val + r * nv + c0;
+      int32_t* to_idx = vs.idx + r * nv + total;
+      T* to_val = vs.val + r * nv + total;
+      const int32_t m = counts[q * n + r];
+      for (int32_t p = 0; p < m; ++p) {  // (to <= from: forward copies)
+        to_idx[p] = from_idx[p] + shift;
+        to_val[p] = from_val[p];
+      }
+      total += m;
+    }
+    vs.count[r] = total;
+  }
+}
+
 template <class T>
 struct Rbm {
   const T* w;
@@ -336,22 +363,8 @@ struct Rbm {
               rbm_amx::visible_columns(h, nh, w, nv, b, packed, bound, n, nt * q / parts, nt * (q + 1) / parts, *stream, v,
                                        vs, counts + q * n);
           });
-          if (vs != nullptr) {
-            // join each row's nonzeros: part q's list starts at column 16 nt q / parts of the row's space
-            for (int64_t r = 0; r < n; ++r) {
-              int32_t total = counts[r];
-              for (int64_t q = 1; q < parts; ++q) {
-                const int64_t from = r * nv + 16 * (nt * q / parts);
-                const int32_t m = counts[q * n + r];
-                if (from != r * nv + total) {
-                  std::memmove(vs->idx + r * nv + total, vs->idx + from, sizeof(int32_t) * static_cast<size_t>(m));
-                  std::memmove(vs->val + r * nv + total, vs->val + from, sizeof(T) * static_cast<size_t>(m));
-                }
-                total += m;
-              }
-              vs->count[r] = total;
-            }
-          }
+          // part q's lists start at column 16 nt q / parts, their indices counted from 0
+          if (vs != nullptr) join_row_lists(*vs, counts, n, nv, parts, [&](int64_t q) { return 16 * (nt * q / parts); }, false);
           return;
         }
       }
@@ -388,27 +401,9 @@ struct Rbm {
         }
       }
     });
-    if (vs != nullptr) {
-      // join each row's nonzeros: part q's list starts at column c0 of the row's space, its
-      // indices counted from c0
-      for (int64_t r = 0; r < n; ++r) {
-        int32_t total = counts[r];
-        for (int64_t q = 1; q < parts; ++q) {
-          const int64_t c0 = std::min(nv, 8 * (nb * q / parts));
-          const int32_t* from_idx = vs->idx + r * nv + c0;
-          const T* from_val = vs->val + r * nv + c0;
-          int32_t* to_idx = vs->idx + r * nv + total;
-          T* to_val = vs->val + r * nv + total;
-          const int32_t m = counts[q * n + r];
-          for (int32_t p = 0; p < m; ++p) {  // (to <= from: forward copies)
-            to_idx[p] = from_idx[p] + static_cast<int32_t>(c0);
-            to_val[p] = from_val[p];
-          }
-          total += m;
-        }
-        vs->count[r] = total;
-      }
-    }
+    // part q's lists start at its first column c0, their indices counted from c0
+    if (vs != nullptr)
+      join_row_lists(*vs, counts, n, nv, parts, [&](int64_t q) { return std::min(nv, 8 * (nb * q / parts)); }, true);
   }
 
   // k >= 1 Gibbs steps from `start` (its nonzeros in starts when sparse) into v (not aliasing
