@@ -120,15 +120,37 @@ int32_t activate_row_portable(T* a, const T* bias, int64_t cols, const float* u,
 
 // ---- dispatch -----------------------------------------------------------------------------------------
 
+// The float32 kernels of one instruction set (rbm_isa.h), chosen once per call site by isa_kernels.
+struct IsaKernels {
+  void (*philox_units)(const PhiloxStream&, uint64_t, int64_t, float*);
+  void (*sparse_hidden)(const SparseRows<float>&, int64_t, const float*, int64_t, int64_t, int64_t, float*, float*);
+  void (*sparse_dw)(const SparseCols<float>&, const float*, const SparseCols<float>&, const float*, int64_t, int64_t,
+                    int64_t, int64_t, int64_t, float, float*, float*);
+  int32_t (*find_nonzeros_row)(const float*, int64_t, int32_t*, float*, bool*);
+  int32_t (*activate_row)(float*, const float*, int64_t, const float*, float*, int32_t*, float*);
+};
+
+constexpr IsaKernels kAvx512Kernels{&rbm_avx512::philox_units, &rbm_avx512::sparse_hidden, &rbm_avx512::sparse_dw,
+                                    &rbm_avx512::find_nonzeros_row, &rbm_avx512::activate_row};
+constexpr IsaKernels kAvx2Kernels{&rbm_avx2::philox_units, &rbm_avx2::sparse_hidden, &rbm_avx2::sparse_dw,
+                                  &rbm_avx2::find_nonzeros_row, &rbm_avx2::activate_row};
+
+// The active instruction set's kernels for a layer of T, or null where the portable loops run
+// (float64 layers, and CPUs without AVX2).
+template <class T>
+const IsaKernels* isa_kernels() {
+  if (use_avx512<T>()) return &kAvx512Kernels;
+  if (use_avx2<T>()) return &kAvx2Kernels;
+  return nullptr;
+}
+
 // The uniforms of Philox blocks block0 .. block0 + nblocks - 1 into out, by the active instruction
 // set's kernel for float32 layers (which writes whole groups of 16 blocks: out holds 4 * nblocks
 // rounded up to 64), else the portable loop.
 template <class T>
 void philox_units(const PhiloxStream& stream, uint64_t block0, int64_t nblocks, float* out) {
-  if (use_avx512<T>()) {
-    rbm_avx512::philox_units(stream, block0, nblocks, out);
-  } else if (use_avx2<T>()) {
-    rbm_avx2::philox_units(stream, block0, nblocks, out);
+  if (const IsaKernels* k = isa_kernels<T>()) {
+    k->philox_units(stream, block0, nblocks, out);
   } else {
     philox_units_portable(stream, block0, nblocks, out);
   }
@@ -163,9 +185,9 @@ void activate_block(T* act, const T* bias, int64_t r0, int64_t r1, int64_t cols,
     const T* bb = bias != nullptr ? bias + c0 : nullptr;
     int32_t count;
     if constexpr (std::is_same_v<T, float>) {
-      count = use_avx512<T>() ? rbm_avx512::activate_row(a, bb, width, ur, s, idx, val)
-              : use_avx2<T>() ? rbm_avx2::activate_row(a, bb, width, ur, s, idx, val)
-                              : activate_row_portable(a, bb, width, ur, s, idx, val);
+      const IsaKernels* k = isa_kernels<T>();
+      count = k != nullptr ? k->activate_row(a, bb, width, ur, s, idx, val)
+                           : activate_row_portable(a, bb, width, ur, s, idx, val);
     } else {
       count = activate_row_portable(a, bb, width, ur, s, idx, val);
     }
@@ -198,12 +220,8 @@ int64_t find_nonzeros(const T* x, int64_t rows, int64_t cols, const SparseRows<T
       int32_t* idx = s.idx + r * cols;
       T* val = s.val + r * cols;
       if constexpr (std::is_same_v<T, float>) {
-        if (use_avx512<T>()) {
-          s.count[r] = rbm_avx512::find_nonzeros_row(xr, cols, idx, val);
-          continue;
-        }
-        if (use_avx2<T>()) {
-          s.count[r] = rbm_avx2::find_nonzeros_row(xr, cols, idx, val);
+        if (const IsaKernels* k = isa_kernels<T>()) {
+          s.count[r] = k->find_nonzeros_row(xr, cols, idx, val, nullptr);
           continue;
         }
       }
@@ -308,19 +326,16 @@ struct Rbm {
     parallel_for(panels, 1, [&](int64_t q0, int64_t q1) {
       const int64_t h0 = 32 * q0, h1 = std::min(nh, 32 * q1);
       if constexpr (std::is_same_v<T, float>) {
-        if (use_avx512<T>()) {
+        if (const IsaKernels* k = isa_kernels<T>()) {
           thread_local AlignedBuffer<float> panel;
-          rbm_avx512::sparse_hidden(*vs, n, w, nh, h0, h1, ph, panel.get(32 * nv));
-          // NOTE: activated by the thread that summed these columns (still in its cache).
-          return activate_block<T>(ph, c, 0, n, nh, h0, h1, stream, h, nullptr);
+          k->sparse_hidden(*vs, n, w, nh, h0, h1, ph, panel.get(32 * nv));
+        } else {
+          sparse_hidden_portable(*vs, n, w, nh, h0, h1, ph);
         }
-        if (use_avx2<T>()) {
-          thread_local AlignedBuffer<float> panel;
-          rbm_avx2::sparse_hidden(*vs, n, w, nh, h0, h1, ph, panel.get(32 * nv));
-          return activate_block<T>(ph, c, 0, n, nh, h0, h1, stream, h, nullptr);
-        }
+      } else {
+        sparse_hidden_portable(*vs, n, w, nh, h0, h1, ph);
       }
-      sparse_hidden_portable(*vs, n, w, nh, h0, h1, ph);
+      // NOTE: activated by the thread that summed these columns (still in its cache).
       activate_block<T>(ph, c, 0, n, nh, h0, h1, stream, h, nullptr);
     });
   }
@@ -542,13 +557,9 @@ void rbm_cd(const T* v0, const T* w, const T* b, const T* c, int64_t k, uint64_t
         db[j] = static_cast<T>(sum / static_cast<double>(n));
       }
       if constexpr (std::is_same_v<T, float>) {
-        if (use_avx512<T>()) {
+        if (const IsaKernels* k = isa_kernels<T>()) {
           thread_local AlignedBuffer<float> scratch;
-          return rbm_avx512::sparse_dw(c0, ph0, ck, phk, n, j0, j1, nh, nv, inv_n, dw, scratch.get(32 * (16 + 2 * n)));
-        }
-        if (use_avx2<T>()) {
-          thread_local AlignedBuffer<float> scratch;
-          return rbm_avx2::sparse_dw(c0, ph0, ck, phk, n, j0, j1, nh, nv, inv_n, dw, scratch.get(32 * (16 + 2 * n)));
+          return k->sparse_dw(c0, ph0, ck, phk, n, j0, j1, nh, nv, inv_n, dw, scratch.get(32 * (16 + 2 * n)));
         }
       }
       sparse_dw_portable(c0, ph0, ck, phk, j0, j1, nh, nv, inv_n, dw);
