@@ -204,7 +204,7 @@ constexpr RowsFn kRows[kMaxN] = {rows<1, 8>, rows<2, 5>, rows<3, 3>, rows<4, 3>,
 // against 6.5-6.8, 128x256x10 16.0 against 19.0, 128x1024x10 84 against 128, 1000x784x10 186
 // against 389 and 10000x64x10 170 against 343 (two threads).
 bool narrow_gemm_wins(const GemmArgs<float>& g) {
-  return !g.trans_a && g.n <= narrow::kMaxN && g.m >= 8 && g.k >= 16 && g.k <= 8192;
+  return narrow_takes(g, narrow::kMaxN);
 }
 
 void narrow_gemm(const GemmArgs<float>& g) {

@@ -198,7 +198,7 @@ constexpr RowsFn kRows[kMaxN / 2] = {rows<1, 8>, rows<2, 8>, rows<3, 8>, rows<4,
 // 28 against 53 (2 threads). For m < 8 or k < 16 the blocked kernel is as fast; for n >= 13 its
 // vectors are full enough. k is bounded so that each thread's copy of B stays within L2 (384 KB).
 bool narrow_gemm_wins(const GemmArgs<float>& g) {
-  return !g.trans_a && g.n <= narrow::kMaxN && g.m >= 8 && g.k >= 16 && g.k <= 8192;
+  return narrow_takes(g, narrow::kMaxN);
 }
 
 void narrow_gemm(const GemmArgs<float>& g) {

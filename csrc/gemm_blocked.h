@@ -140,10 +140,11 @@ const TileTable<V, MR, NV>& tile_table() {
 // op(A)[i0:i0+mc, p0:p0+kc] into MR-row panels, panel q at q*MR*kc. A transposed A is stored
 // k-major (element (i, p) at p*MR + i, a copy of rows of A); an untransposed A stays row-major
 // within the panel (element (i, p) at i*kc + p, a copy of row pieces) and the micro-kernel reads it
-// in kAK mode, so that neither orientation needs a transpose. Rows past the edge of the last
-// panel are left unwritten (never read).
+// in kAK mode, so that neither orientation needs a transpose, unless `kmajor` asks for the k-major
+// layout in both (one stream of broadcasts: the GotoBLAS order, whose A micro-panels come from L2).
+// Rows past the edge of the last panel are left unwritten (never read).
 template <int MR, class T>
-void pack_a(const GemmArgs<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* dst) {
+void pack_a(const GemmArgs<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* dst, bool kmajor) {
   for (int64_t r = 0; r < mc; r += MR) {
     const int64_t mr = std::min<int64_t>(MR, mc - r);
     T* d = dst + r * kc;
@@ -151,39 +152,19 @@ void pack_a(const GemmArgs<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc
       const T* s = g.a + p0 * g.lda + i0 + r;
       for (int64_t p = 0; p < kc; ++p)
         for (int64_t i = 0; i < mr; ++i) d[p * MR + i] = s[p * g.lda + i];
-    } else {  // op(A)(i, p) = a[i * lda + p]
-      const T* s = g.a + (i0 + r) * g.lda + p0;
+      continue;
+    }
+    const T* s = g.a + (i0 + r) * g.lda + p0;  // op(A)(i, p) = a[i * lda + p]
+    if (!kmajor) {
       for (int64_t i = 0; i < mr; ++i)
         for (int64_t p = 0; p < kc; ++p) d[i * kc + p] = s[i * g.lda + p];
-    }
-  }
-}
-
-// op(A)[i0:i0+mc, p0:p0+kc] into MR-row panels stored k-major whatever A's orientation (element
-// (i, p) of panel q at q*MR*kc + p*MR + i): one stream of broadcasts for the micro-kernel. Rows past
-// the edge of the last panel are zero.
-template <int MR, class T>
-void pack_a_kmajor(const GemmArgs<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* dst) {
-  for (int64_t r = 0; r < mc; r += MR) {
-    const int64_t mr = std::min<int64_t>(MR, mc - r);
-    T* d = dst + r * kc;
-    if (g.trans_a) {
-      const T* s = g.a + p0 * g.lda + i0 + r;
-      for (int64_t p = 0; p < kc; ++p) {
-        for (int64_t i = 0; i < mr; ++i) d[p * MR + i] = s[p * g.lda + i];
-        for (int64_t i = mr; i < MR; ++i) d[p * MR + i] = T(0);
-      }
     } else if (mr == MR) {
-      const T* s = g.a + (i0 + r) * g.lda + p0;
       for (int64_t p = 0; p < kc; ++p)
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) d[p * MR + i] = s[i * g.lda + p];
     } else {
-      const T* s = g.a + (i0 + r) * g.lda + p0;
-      for (int64_t p = 0; p < kc; ++p) {
+      for (int64_t p = 0; p < kc; ++p)
         for (int64_t i = 0; i < mr; ++i) d[p * MR + i] = s[i * g.lda + p];
-        for (int64_t i = mr; i < MR; ++i) d[p * MR + i] = T(0);
-      }
     }
   }
 }
@@ -261,21 +242,41 @@ inline int64_t even_block(int64_t size, int64_t max_block, int64_t unit) {
   return std::min(max_block, (b + unit - 1) / unit * unit);
 }
 
-// Where the micro-kernel finds its operands, packed or read in place (both loop orders).
+// What both loop orders share: the plan, the workspace's two blocks, the block sizes, the
+// micro-kernels, and where each micro-kernel call finds its operands (packed or read in place).
+// `kmajor`: packed A panels are k-major whatever A's orientation (see pack_a).
 template <class K>
-struct Panels {
-  using T = typename K::V::T;
-  static constexpr int NR = K::kNV * K::V::kLanes;
+struct Blocking {
+  using V = typename K::V;
+  using T = typename V::T;
+  static constexpr int MR = K::kMR, L = V::kLanes, NR = K::kNV * L;
+
   const GemmArgs<T>& g;
-  Plan<K> pl;
-  const T* abuf;  // the packed A block: MR-row panels, row-major or (a_kmajor) k-major
-  const T* bbuf;  // the packed B block: NR-column panels
-  bool a_kmajor;
+  const bool kmajor;
+  const Plan<K> pl = plan<K>(g);
+  T* const abuf;  // the packed A block: MR-row panels
+  T* const bbuf;  // the packed B block: NR-column panels
+  // the micro-kernels for A read with its rows contiguous in k (unpacked, or packed row-major)
+  const TileFn<V> (&tiles)[2][MR][K::kNV] = tile_table<V, MR, K::kNV>().fn[!g.trans_a && !(pl.pack_a && kmajor)];
+  // Equal blocks rather than full blocks and a sliver (k = 784 is 4 x 196, not 3 x 256 + 16).
+  const int64_t MC = even_block(g.m, K::kMC, MR);
+  const int64_t KC = even_block(g.k, K::kKC, 1);
+  const int64_t NC = even_block(g.n, K::kNC, NR);
+
+  Blocking(const GemmArgs<T>& args, T* work, bool kmajor_a)
+      : g(args), kmajor(kmajor_a), abuf(work), bbuf(work + K::kMC * K::kKC) {}
+
+  void pack_a_block(int64_t ic, int64_t mc, int64_t pc, int64_t kc) const {
+    if (pl.pack_a) pack_a<MR>(g, ic, mc, pc, kc, abuf, kmajor);
+  }
+  void pack_b_block(int64_t pc, int64_t kc, int64_t jc, int64_t nc) const {
+    if (pl.pack_b) pack_b<NR>(g, pc, kc, jc, nc, bbuf);
+  }
 
   // The A micro-panel of rows i0 + r (r: its offset in the block starting at row i0), columns
   // pc ..: its start and its stride sa (see micro_tile).
   std::pair<const T*, int64_t> a(int64_t i0, int64_t r, int64_t pc, int64_t kc) const {
-    if (pl.pack_a) return {abuf + r * kc, a_kmajor || g.trans_a ? K::kMR : kc};
+    if (pl.pack_a) return {abuf + r * kc, kmajor || g.trans_a ? MR : kc};
     if (g.trans_a) return {g.a + pc * g.lda + i0 + r, g.lda};
     return {g.a + (i0 + r) * g.lda + pc, g.lda};
   }
@@ -288,38 +289,25 @@ struct Panels {
   };
   B b(int64_t j0, int64_t q, int64_t pc, int64_t kc, int nlast) const {
     if (pl.pack_b) return {bbuf + q * kc, NR, false};
-    return {g.b + pc * g.ldb + j0 + q, g.ldb, nlast != K::V::kLanes};
+    return {g.b + pc * g.ldb + j0 + q, g.ldb, nlast != L};
   }
 };
 
+// The order with the B block in L2 (see the header comment).
 template <class K>
 void gemm_serial(const GemmArgs<typename K::V::T>& g, typename K::V::T* work) {
-  using V = typename K::V;
-  using T = typename V::T;
-  constexpr int MR = K::kMR;
-  constexpr int NV = K::kNV;
-  constexpr int L = V::kLanes;
-  constexpr int NR = NV * L;
-  const Plan<K> pl = plan<K>(g);
-  T* abuf = work;
-  T* bbuf = work + K::kMC * K::kKC;
-  const bool a_rows = !g.trans_a;  // A (packed or not) has its rows contiguous in k
-  const auto& tiles = tile_table<V, MR, NV>().fn[a_rows];
-  const Panels<K> op{g, pl, abuf, bbuf, false};
-
-  // Equal blocks rather than full blocks and a sliver (k = 784 is 4 x 196, not 3 x 256 + 16).
-  const int64_t MC = even_block(g.m, K::kMC, MR);
-  const int64_t KC = even_block(g.k, K::kKC, 1);
-  const int64_t NC = even_block(g.n, K::kNC, NR);
-  for (int64_t ic = 0; ic < g.m; ic += MC) {
-    const int64_t mc = std::min<int64_t>(MC, g.m - ic);
-    for (int64_t pc = 0; pc < g.k; pc += KC) {
-      const int64_t kc = std::min<int64_t>(KC, g.k - pc);
+  using T = typename K::V::T;
+  constexpr int MR = K::kMR, L = K::V::kLanes, NR = K::kNV * L;
+  const Blocking<K> op(g, work, false);
+  for (int64_t ic = 0; ic < g.m; ic += op.MC) {
+    const int64_t mc = std::min<int64_t>(op.MC, g.m - ic);
+    for (int64_t pc = 0; pc < g.k; pc += op.KC) {
+      const int64_t kc = std::min<int64_t>(op.KC, g.k - pc);
       const T beta = pc == 0 ? g.beta : T(1);
-      if (pl.pack_a) pack_a<MR>(g, ic, mc, pc, kc, abuf);
-      for (int64_t jc = 0; jc < g.n; jc += NC) {
-        const int64_t nc = std::min<int64_t>(NC, g.n - jc);
-        if (pl.pack_b) pack_b<NR>(g, pc, kc, jc, nc, bbuf);
+      op.pack_a_block(ic, mc, pc, kc);
+      for (int64_t jc = 0; jc < g.n; jc += op.NC) {
+        const int64_t nc = std::min<int64_t>(op.NC, g.n - jc);
+        op.pack_b_block(pc, kc, jc, nc);
         for (int64_t ir = 0; ir < mc; ir += MR) {
           const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
           const auto [ap, sa] = op.a(ic, ir, pc, kc);
@@ -329,7 +317,7 @@ void gemm_serial(const GemmArgs<typename K::V::T>& g, typename K::V::T* work) {
             const int nv = (nr + L - 1) / L;
             const int nlast = nr - (nv - 1) * L;
             const auto bp = op.b(jc, jr, pc, kc, nlast);
-            tiles[bp.mask][mr - 1][nv - 1](kc, ap, sa, bp.p, bp.ld, crow + jr, g.ldc, g.alpha, beta, nlast);
+            op.tiles[bp.mask][mr - 1][nv - 1](kc, ap, sa, bp.p, bp.ld, crow + jr, g.ldc, g.alpha, beta, nlast);
           }
         }
       }
@@ -343,31 +331,18 @@ void gemm_serial(const GemmArgs<typename K::V::T>& g, typename K::V::T* work) {
 // -> ir (MR: the A micro-panels stream from L2) -> micro-kernel. A is packed k-major, one stream.
 template <class K>
 void gemm_serial_goto(const GemmArgs<typename K::V::T>& g, typename K::V::T* work) {
-  using V = typename K::V;
-  using T = typename V::T;
-  constexpr int MR = K::kMR;
-  constexpr int NV = K::kNV;
-  constexpr int L = V::kLanes;
-  constexpr int NR = NV * L;
-  const Plan<K> pl = plan<K>(g);
-  T* abuf = work;
-  T* bbuf = work + K::kMC * K::kKC;
-  const bool a_rows = !g.trans_a && !pl.pack_a;  // A read in place with its rows contiguous in k
-  const auto& tiles = tile_table<V, MR, NV>().fn[a_rows];
-  const Panels<K> op{g, pl, abuf, bbuf, true};
-
-  const int64_t MC = even_block(g.m, K::kMC, MR);
-  const int64_t KC = even_block(g.k, K::kKC, 1);
-  const int64_t NC = even_block(g.n, K::kNC, NR);
-  for (int64_t jc = 0; jc < g.n; jc += NC) {
-    const int64_t nc = std::min<int64_t>(NC, g.n - jc);
-    for (int64_t pc = 0; pc < g.k; pc += KC) {
-      const int64_t kc = std::min<int64_t>(KC, g.k - pc);
+  using T = typename K::V::T;
+  constexpr int MR = K::kMR, L = K::V::kLanes, NR = K::kNV * L;
+  const Blocking<K> op(g, work, true);
+  for (int64_t jc = 0; jc < g.n; jc += op.NC) {
+    const int64_t nc = std::min<int64_t>(op.NC, g.n - jc);
+    for (int64_t pc = 0; pc < g.k; pc += op.KC) {
+      const int64_t kc = std::min<int64_t>(op.KC, g.k - pc);
       const T beta = pc == 0 ? g.beta : T(1);
-      if (pl.pack_b) pack_b<NR>(g, pc, kc, jc, nc, bbuf);
-      for (int64_t ic = 0; ic < g.m; ic += MC) {
-        const int64_t mc = std::min<int64_t>(MC, g.m - ic);
-        if (pl.pack_a) pack_a_kmajor<MR>(g, ic, mc, pc, kc, abuf);
+      op.pack_b_block(pc, kc, jc, nc);
+      for (int64_t ic = 0; ic < g.m; ic += op.MC) {
+        const int64_t mc = std::min<int64_t>(op.MC, g.m - ic);
+        op.pack_a_block(ic, mc, pc, kc);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           const int nv = (nr + L - 1) / L;
@@ -377,7 +352,8 @@ void gemm_serial_goto(const GemmArgs<typename K::V::T>& g, typename K::V::T* wor
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
             const auto [ap, sa] = op.a(ic, ir, pc, kc);
-            tiles[bp.mask][mr - 1][nv - 1](kc, ap, sa, bp.p, bp.ld, ccol + ir * g.ldc, g.ldc, g.alpha, beta, nlast);
+            op.tiles[bp.mask][mr - 1][nv - 1](kc, ap, sa, bp.p, bp.ld, ccol + ir * g.ldc, g.ldc, g.alpha, beta,
+                                              nlast);
           }
         }
       }
@@ -514,6 +490,13 @@ void row_gemm(const GemmArgs<typename V::T>& g) {
 // computes its rows [i0, i1) by rows(g, copy, i0, i1).
 // NOTE: a copy per thread: reading one written by the other core cost more than the kernel
 // (AVX-512, 64x512x12: 12.3 us on 2 threads against 6.0 on one).
+// Whether a narrow kernel of at most max_n columns takes this product (the same rule on every ISA
+// that has one: see the measurements beside narrow_gemm_wins there). For m < 8 or k < 16 the
+// blocked kernel is as fast; k is bounded so that each thread's copy of B stays within L2.
+inline bool narrow_takes(const GemmArgs<float>& g, int max_n) {
+  return !g.trans_a && g.n <= max_n && g.m >= 8 && g.k >= 16 && g.k <= 8192;
+}
+
 template <class K, class Pack, class Rows>
 void run_narrow(const GemmArgs<float>& g, int64_t size, Pack&& pack, Rows&& rows) {
   const int nt = gemm_threads<K>(g.m, g.n, g.k);
